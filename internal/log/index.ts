@@ -1,0 +1,8 @@
+export type {
+  MessageLog,
+  LogAppend,
+  LogPosition,
+  LogRecord,
+  LogBatch,
+  ConsumeOptions,
+} from "./message-log.ts";

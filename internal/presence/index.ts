@@ -1,0 +1,1 @@
+export type { PresenceStore, PresenceState, PresenceChange } from "./presence-store.ts";

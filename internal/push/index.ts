@@ -1,0 +1,1 @@
+export type { PushLink, Delivery, DeliveryEvent, DeliverySink } from "./push-link.ts";

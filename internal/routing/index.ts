@@ -1,0 +1,1 @@
+export type { RoutingTable, RouteEntry } from "./routing-table.ts";

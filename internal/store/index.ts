@@ -1,0 +1,1 @@
+export type { MessageStore, AccountStore } from "./message-store.ts";
