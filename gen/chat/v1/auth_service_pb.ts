@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file chat/v1/auth_service.proto.
  */
 export const file_chat_v1_auth_service: GenFile = /*@__PURE__*/
-  fileDesc("ChpjaGF0L3YxL2F1dGhfc2VydmljZS5wcm90bxIHY2hhdC52MSI1Cg9SZWdpc3RlclJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkiIwoQUmVnaXN0ZXJSZXNwb25zZRIPCgd1c2VyX2lkGAEgASgJIloKDExvZ2luUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCRIQCghwYXNzd29yZBgCIAEoCRIRCglkZXZpY2VfaWQYAyABKAkSEwoLZGV2aWNlX25hbWUYBCABKAkiXQoNTG9naW5SZXNwb25zZRIPCgd1c2VyX2lkGAEgASgJEhEKCWRldmljZV9pZBgCIAEoCRINCgV0b2tlbhgDIAEoCRIZCg1leHBpcmVzX2F0X21zGAQgASgDQgIwAjKGAQoLQXV0aFNlcnZpY2USPwoIUmVnaXN0ZXISGC5jaGF0LnYxLlJlZ2lzdGVyUmVxdWVzdBoZLmNoYXQudjEuUmVnaXN0ZXJSZXNwb25zZRI2CgVMb2dpbhIVLmNoYXQudjEuTG9naW5SZXF1ZXN0GhYuY2hhdC52MS5Mb2dpblJlc3BvbnNlYgZwcm90bzM");
+  fileDesc("ChpjaGF0L3YxL2F1dGhfc2VydmljZS5wcm90bxIHY2hhdC52MSI1Cg9SZWdpc3RlclJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkiIwoQUmVnaXN0ZXJSZXNwb25zZRIPCgd1c2VyX2lkGAEgASgJIloKDExvZ2luUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCRIQCghwYXNzd29yZBgCIAEoCRIRCglkZXZpY2VfaWQYAyABKAkSEwoLZGV2aWNlX25hbWUYBCABKAkiWQoNTG9naW5SZXNwb25zZRIPCgd1c2VyX2lkGAEgASgJEhEKCWRldmljZV9pZBgCIAEoCRINCgV0b2tlbhgDIAEoCRIVCg1leHBpcmVzX2F0X21zGAQgASgDMoYBCgtBdXRoU2VydmljZRI/CghSZWdpc3RlchIYLmNoYXQudjEuUmVnaXN0ZXJSZXF1ZXN0GhkuY2hhdC52MS5SZWdpc3RlclJlc3BvbnNlEjYKBUxvZ2luEhUuY2hhdC52MS5Mb2dpblJlcXVlc3QaFi5jaGF0LnYxLkxvZ2luUmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * @generated from message chat.v1.RegisterRequest
@@ -111,7 +111,7 @@ export type LoginResponse = Message<"chat.v1.LoginResponse"> & {
   token: string;
 
   /**
-   * @generated from field: int64 expires_at_ms = 4 [jstype = JS_NUMBER];
+   * @generated from field: int64 expires_at_ms = 4;
    */
   expiresAtMs: bigint;
 };

@@ -10,7 +10,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file chat/v1/types.proto.
  */
 export const file_chat_v1_types: GenFile = /*@__PURE__*/
-  fileDesc("ChNjaGF0L3YxL3R5cGVzLnByb3RvEgdjaGF0LnYxIsIBCgdNZXNzYWdlEhcKD2NvbnZlcnNhdGlvbl9pZBgBIAEoCRIPCgNzZXEYAiABKANCAjACEhQKCHByZXZfc2VxGAMgASgDQgIwAhIWCg5zZW5kZXJfdXNlcl9pZBgEIAEoCRIYChBzZW5kZXJfZGV2aWNlX2lkGAUgASgJEhUKDWNsaWVudF9tc2dfaWQYBiABKAkSDgoEdGV4dBgHIAEoCUgAEhYKCnNlbnRfYXRfbXMYCCABKANCAjACQgYKBGJvZHkiZAoHUmVjZWlwdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIZCg1kZWxpdmVyZWRfc2VxGAMgASgDQgIwAhIUCghyZWFkX3NlcRgEIAEoA0ICMAIiRQoIUHJlc2VuY2USDwoHdXNlcl9pZBgBIAEoCRIOCgZvbmxpbmUYAiABKAgSGAoMbGFzdF9zZWVuX21zGAMgASgDQgIwAiIyCgZDdXJzb3ISFwoPY29udmVyc2F0aW9uX2lkGAEgASgJEg8KA3NlcRgCIAEoA0ICMAIipQIKDENvbnZlcnNhdGlvbhIXCg9jb252ZXJzYXRpb25faWQYASABKAkSFAoMcGVlcl91c2VyX2lkGAIgASgJEhUKDXBlZXJfdXNlcm5hbWUYAyABKAkSFAoIaGVhZF9zZXEYBCABKANCAjACEiYKDGxhc3RfbWVzc2FnZRgFIAEoCzIQLmNoYXQudjEuTWVzc2FnZRIYCgx1bnJlYWRfY291bnQYBiABKANCAjACEiUKC293bl9yZWNlaXB0GAcgASgLMhAuY2hhdC52MS5SZWNlaXB0EiYKDHBlZXJfcmVjZWlwdBgIIAEoCzIQLmNoYXQudjEuUmVjZWlwdBIoCg1wZWVyX3ByZXNlbmNlGAkgASgLMhEuY2hhdC52MS5QcmVzZW5jZSIzCgtFcnJvckRldGFpbBIkCgZyZWFzb24YASABKA4yFC5jaGF0LnYxLkVycm9yUmVhc29uKo4HCgtFcnJvclJlYXNvbhIcChhFUlJPUl9SRUFTT05fVU5TUEVDSUZJRUQQABIgChxFUlJPUl9SRUFTT05fTUFMRk9STUVEX0ZSQU1FEAESHwobRVJST1JfUkVBU09OX0JPRFlfVE9PX0xBUkdFEAISGwoXRVJST1JfUkVBU09OX0JPRFlfRU1QVFkQAxIdChlFUlJPUl9SRUFTT05fSU5WQUxJRF9VVEY4EAQSJQohRVJST1JfUkVBU09OX0NPTlZFUlNBVElPTl9VTktOT1dOEAUSIgoeRVJST1JfUkVBU09OX05PVF9BX1BBUlRJQ0lQQU5UEAYSIgoeRVJST1JfUkVBU09OX0lERU5USVRZX01JU01BVENIEAcSIAocRVJST1JfUkVBU09OX1NFUV9CRVlPTkRfSEVBRBAIEh4KGkVSUk9SX1JFQVNPTl9UT0tFTl9NSVNTSU5HEAkSHgoaRVJST1JfUkVBU09OX1RPS0VOX0lOVkFMSUQQChIeChpFUlJPUl9SRUFTT05fVE9LRU5fRVhQSVJFRBALEh0KGUVSUk9SX1JFQVNPTl9SQVRFX0xJTUlURUQQDBIeChpFUlJPUl9SRUFTT05fU0xPV19DT05TVU1FUhANEiIKHkVSUk9SX1JFQVNPTl9SRUNJUElFTlRfVU5LTk9XThAOEiEKHUVSUk9SX1JFQVNPTl9JTlZBTElEX0FSR1VNRU5UEA8SHwobRVJST1JfUkVBU09OX1VTRVJOQU1FX1RBS0VOEBASIAocRVJST1JfUkVBU09OX0JBRF9DUkVERU5USUFMUxAREh8KG0VSUk9SX1JFQVNPTl9ERVZJQ0VfVU5LTk9XThASEh8KG0VSUk9SX1JFQVNPTl9IRUxMT19SRVFVSVJFRBATEh4KGkVSUk9SX1JFQVNPTl9TSFVUVElOR19ET1dOEBQSIAocRVJST1JfUkVBU09OX0xPR19VTkFWQUlMQUJMRRAVEhsKF0VSUk9SX1JFQVNPTl9OT1RfQV9QRUVSEBYSIQodRVJST1JfUkVBU09OX1NFU1NJT05fUkVQTEFDRUQQFxIlCiFFUlJPUl9SRUFTT05fVE9PX01BTllfQ09OTkVDVElPTlMQGBIZChVFUlJPUl9SRUFTT05fSU5URVJOQUwQGRIiCh5FUlJPUl9SRUFTT05fSEVBUlRCRUFUX1RJTUVPVVQQGmIGcHJvdG8z");
+  fileDesc("ChNjaGF0L3YxL3R5cGVzLnByb3RvEgdjaGF0LnYxIrYBCgdNZXNzYWdlEhcKD2NvbnZlcnNhdGlvbl9pZBgBIAEoCRILCgNzZXEYAiABKAMSEAoIcHJldl9zZXEYAyABKAMSFgoOc2VuZGVyX3VzZXJfaWQYBCABKAkSGAoQc2VuZGVyX2RldmljZV9pZBgFIAEoCRIVCg1jbGllbnRfbXNnX2lkGAYgASgJEg4KBHRleHQYByABKAlIABISCgpzZW50X2F0X21zGAggASgDQgYKBGJvZHkiXAoHUmVjZWlwdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIVCg1kZWxpdmVyZWRfc2VxGAMgASgDEhAKCHJlYWRfc2VxGAQgASgDIkEKCFByZXNlbmNlEg8KB3VzZXJfaWQYASABKAkSDgoGb25saW5lGAIgASgIEhQKDGxhc3Rfc2Vlbl9tcxgDIAEoAyIuCgZDdXJzb3ISFwoPY29udmVyc2F0aW9uX2lkGAEgASgJEgsKA3NlcRgCIAEoAyKdAgoMQ29udmVyc2F0aW9uEhcKD2NvbnZlcnNhdGlvbl9pZBgBIAEoCRIUCgxwZWVyX3VzZXJfaWQYAiABKAkSFQoNcGVlcl91c2VybmFtZRgDIAEoCRIQCghoZWFkX3NlcRgEIAEoAxImCgxsYXN0X21lc3NhZ2UYBSABKAsyEC5jaGF0LnYxLk1lc3NhZ2USFAoMdW5yZWFkX2NvdW50GAYgASgDEiUKC293bl9yZWNlaXB0GAcgASgLMhAuY2hhdC52MS5SZWNlaXB0EiYKDHBlZXJfcmVjZWlwdBgIIAEoCzIQLmNoYXQudjEuUmVjZWlwdBIoCg1wZWVyX3ByZXNlbmNlGAkgASgLMhEuY2hhdC52MS5QcmVzZW5jZSIzCgtFcnJvckRldGFpbBIkCgZyZWFzb24YASABKA4yFC5jaGF0LnYxLkVycm9yUmVhc29uKo4HCgtFcnJvclJlYXNvbhIcChhFUlJPUl9SRUFTT05fVU5TUEVDSUZJRUQQABIgChxFUlJPUl9SRUFTT05fTUFMRk9STUVEX0ZSQU1FEAESHwobRVJST1JfUkVBU09OX0JPRFlfVE9PX0xBUkdFEAISGwoXRVJST1JfUkVBU09OX0JPRFlfRU1QVFkQAxIdChlFUlJPUl9SRUFTT05fSU5WQUxJRF9VVEY4EAQSJQohRVJST1JfUkVBU09OX0NPTlZFUlNBVElPTl9VTktOT1dOEAUSIgoeRVJST1JfUkVBU09OX05PVF9BX1BBUlRJQ0lQQU5UEAYSIgoeRVJST1JfUkVBU09OX0lERU5USVRZX01JU01BVENIEAcSIAocRVJST1JfUkVBU09OX1NFUV9CRVlPTkRfSEVBRBAIEh4KGkVSUk9SX1JFQVNPTl9UT0tFTl9NSVNTSU5HEAkSHgoaRVJST1JfUkVBU09OX1RPS0VOX0lOVkFMSUQQChIeChpFUlJPUl9SRUFTT05fVE9LRU5fRVhQSVJFRBALEh0KGUVSUk9SX1JFQVNPTl9SQVRFX0xJTUlURUQQDBIeChpFUlJPUl9SRUFTT05fU0xPV19DT05TVU1FUhANEiIKHkVSUk9SX1JFQVNPTl9SRUNJUElFTlRfVU5LTk9XThAOEiEKHUVSUk9SX1JFQVNPTl9JTlZBTElEX0FSR1VNRU5UEA8SHwobRVJST1JfUkVBU09OX1VTRVJOQU1FX1RBS0VOEBASIAocRVJST1JfUkVBU09OX0JBRF9DUkVERU5USUFMUxAREh8KG0VSUk9SX1JFQVNPTl9ERVZJQ0VfVU5LTk9XThASEh8KG0VSUk9SX1JFQVNPTl9IRUxMT19SRVFVSVJFRBATEh4KGkVSUk9SX1JFQVNPTl9TSFVUVElOR19ET1dOEBQSIAocRVJST1JfUkVBU09OX0xPR19VTkFWQUlMQUJMRRAVEhsKF0VSUk9SX1JFQVNPTl9OT1RfQV9QRUVSEBYSIQodRVJST1JfUkVBU09OX1NFU1NJT05fUkVQTEFDRUQQFxIlCiFFUlJPUl9SRUFTT05fVE9PX01BTllfQ09OTkVDVElPTlMQGBIZChVFUlJPUl9SRUFTT05fSU5URVJOQUwQGRIiCh5FUlJPUl9SRUFTT05fSEVBUlRCRUFUX1RJTUVPVVQQGmIGcHJvdG8z");
 
 /**
  * A stored message of a conversation.
@@ -29,7 +29,7 @@ export type Message = Message$1<"chat.v1.Message"> & {
    * Position of the message in its conversation's total order. Strictly
    * increasing within a conversation, not dense.
    *
-   * @generated from field: int64 seq = 2 [jstype = JS_NUMBER];
+   * @generated from field: int64 seq = 2;
    */
   seq: bigint;
 
@@ -37,7 +37,7 @@ export type Message = Message$1<"chat.v1.Message"> & {
    * The seq of the previous message of the same conversation (0 for the
    * first message). A device holding a different last seq has a gap.
    *
-   * @generated from field: int64 prev_seq = 3 [jstype = JS_NUMBER];
+   * @generated from field: int64 prev_seq = 3;
    */
   prevSeq: bigint;
 
@@ -74,7 +74,7 @@ export type Message = Message$1<"chat.v1.Message"> & {
   /**
    * Server time (ms since epoch) at which the gateway accepted the message.
    *
-   * @generated from field: int64 sent_at_ms = 8 [jstype = JS_NUMBER];
+   * @generated from field: int64 sent_at_ms = 8;
    */
   sentAtMs: bigint;
 };
@@ -105,12 +105,12 @@ export type Receipt = Message$1<"chat.v1.Receipt"> & {
   userId: string;
 
   /**
-   * @generated from field: int64 delivered_seq = 3 [jstype = JS_NUMBER];
+   * @generated from field: int64 delivered_seq = 3;
    */
   deliveredSeq: bigint;
 
   /**
-   * @generated from field: int64 read_seq = 4 [jstype = JS_NUMBER];
+   * @generated from field: int64 read_seq = 4;
    */
   readSeq: bigint;
 };
@@ -141,7 +141,7 @@ export type Presence = Message$1<"chat.v1.Presence"> & {
   /**
    * When the user was last online (ms since epoch); 0 if never seen.
    *
-   * @generated from field: int64 last_seen_ms = 3 [jstype = JS_NUMBER];
+   * @generated from field: int64 last_seen_ms = 3;
    */
   lastSeenMs: bigint;
 };
@@ -165,7 +165,7 @@ export type Cursor = Message$1<"chat.v1.Cursor"> & {
   conversationId: string;
 
   /**
-   * @generated from field: int64 seq = 2 [jstype = JS_NUMBER];
+   * @generated from field: int64 seq = 2;
    */
   seq: bigint;
 };
@@ -201,7 +201,7 @@ export type Conversation = Message$1<"chat.v1.Conversation"> & {
   /**
    * Seq of the newest message (0 when empty).
    *
-   * @generated from field: int64 head_seq = 4 [jstype = JS_NUMBER];
+   * @generated from field: int64 head_seq = 4;
    */
   headSeq: bigint;
 
@@ -215,7 +215,7 @@ export type Conversation = Message$1<"chat.v1.Conversation"> & {
   /**
    * Messages from the peer above the user's read watermark.
    *
-   * @generated from field: int64 unread_count = 6 [jstype = JS_NUMBER];
+   * @generated from field: int64 unread_count = 6;
    */
   unreadCount: bigint;
 

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file chat/internal/v1/log_event.proto.
  */
 export const file_chat_internal_v1_log_event: GenFile = /*@__PURE__*/
-  fileDesc("CiBjaGF0L2ludGVybmFsL3YxL2xvZ19ldmVudC5wcm90bxIQY2hhdC5pbnRlcm5hbC52MSL3AQoITG9nRXZlbnQSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSEQoJZGV2aWNlX2lkGAMgASgJEhoKDmFjY2VwdGVkX2F0X21zGAQgASgDQgIwAhIrCgRzZW5kGAogASgLMhsuY2hhdC5pbnRlcm5hbC52MS5TZW5kRXZlbnRIABItCgNhY2sYCyABKAsyHi5jaGF0LmludGVybmFsLnYxLlJlY2VpcHRFdmVudEgAEi4KBHJlYWQYDCABKAsyHi5jaGF0LmludGVybmFsLnYxLlJlY2VpcHRFdmVudEgAQgYKBGtpbmQiMAoJU2VuZEV2ZW50EhUKDWNsaWVudF9tc2dfaWQYASABKAkSDAoEdGV4dBgCIAEoCSIfCgxSZWNlaXB0RXZlbnQSDwoDc2VxGAEgASgDQgIwAmIGcHJvdG8z");
+  fileDesc("CiBjaGF0L2ludGVybmFsL3YxL2xvZ19ldmVudC5wcm90bxIQY2hhdC5pbnRlcm5hbC52MSLzAQoITG9nRXZlbnQSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSEQoJZGV2aWNlX2lkGAMgASgJEhYKDmFjY2VwdGVkX2F0X21zGAQgASgDEisKBHNlbmQYCiABKAsyGy5jaGF0LmludGVybmFsLnYxLlNlbmRFdmVudEgAEi0KA2FjaxgLIAEoCzIeLmNoYXQuaW50ZXJuYWwudjEuUmVjZWlwdEV2ZW50SAASLgoEcmVhZBgMIAEoCzIeLmNoYXQuaW50ZXJuYWwudjEuUmVjZWlwdEV2ZW50SABCBgoEa2luZCIwCglTZW5kRXZlbnQSFQoNY2xpZW50X21zZ19pZBgBIAEoCRIMCgR0ZXh0GAIgASgJIhsKDFJlY2VpcHRFdmVudBILCgNzZXEYASABKANiBnByb3RvMw");
 
 /**
  * A client event as written to the `messages` log, keyed by conversation id.
@@ -37,7 +37,7 @@ export type LogEvent = Message<"chat.internal.v1.LogEvent"> & {
   /**
    * Gateway time at acceptance (ms since epoch).
    *
-   * @generated from field: int64 accepted_at_ms = 4 [jstype = JS_NUMBER];
+   * @generated from field: int64 accepted_at_ms = 4;
    */
   acceptedAtMs: bigint;
 
@@ -99,7 +99,7 @@ export const SendEventSchema: GenMessage<SendEvent> = /*@__PURE__*/
  */
 export type ReceiptEvent = Message<"chat.internal.v1.ReceiptEvent"> & {
   /**
-   * @generated from field: int64 seq = 1 [jstype = JS_NUMBER];
+   * @generated from field: int64 seq = 1;
    */
   seq: bigint;
 };

@@ -1,0 +1,139 @@
+/**
+ * The one config module: reads the environment (and `--key=value` flags),
+ * validates everything, reports every problem at once, and returns a frozen
+ * object. Components receive only their slice.
+ */
+export interface GatewayConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly gatewayId: string;
+  readonly maxBodyBytes: number;
+  readonly sendRatePerSec: number;
+  readonly sendBurst: number;
+  readonly outboundQueueLimit: number;
+  readonly heartbeatIntervalMs: number;
+  readonly idleTimeoutMs: number;
+  readonly routeTtlMs: number;
+  readonly recentWindow: number;
+  readonly maxCatchUpPerConversation: number;
+  readonly maxConnections: number;
+  readonly drainTimeoutMs: number;
+  readonly reconnectDelayMs: number;
+}
+
+export interface PresenceConfig {
+  readonly graceMs: number;
+  readonly holdTtlMs: number;
+  readonly refreshIntervalMs: number;
+  readonly fanoutIntervalMs: number;
+}
+
+export interface AuthConfig {
+  /** HMAC key; when absent a dev key is generated and kept in dataDir. */
+  readonly secret: string | undefined;
+  readonly tokenTtlMs: number;
+}
+
+export interface Config {
+  readonly dataDir: string;
+  readonly logPartitions: number;
+  readonly logLevel: string;
+  readonly gateway: GatewayConfig;
+  readonly presence: PresenceConfig;
+  readonly auth: AuthConfig;
+}
+
+/** Thrown with the full list of problems. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+type Source = Record<string, string | undefined>;
+
+/** Turns `--port=9000 --data-dir=/x` into `{ PORT: "9000", DATA_DIR: "/x" }`. */
+export function flagsToEnv(argv: readonly string[]): Source {
+  const out: Source = {};
+  for (const arg of argv) {
+    const m = /^--([a-z0-9-]+)=(.*)$/i.exec(arg);
+    if (m?.[1] !== undefined) out[m[1].toUpperCase().replaceAll("-", "_")] = m[2];
+  }
+  return out;
+}
+
+/** Builds the config from `env` (flags already merged in); throws ConfigError. */
+export function loadConfig(env: Source, overrides: DeepPartial<Config> = {}): Config {
+  const problems: string[] = [];
+  const int = (name: string, def: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === "") return def;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${name}=${raw}: expected an integer in [${min}, ${max}]`);
+      return def;
+    }
+    return n;
+  };
+  const str = (name: string, def: string): string => env[name] || def;
+
+  const heartbeatIntervalMs = int("HEARTBEAT_INTERVAL_MS", 15_000, 100, 600_000);
+  const base: Config = {
+    dataDir: str("DATA_DIR", "./data"),
+    logPartitions: int("LOG_PARTITIONS", 12, 1, 4096),
+    logLevel: str("LOG_LEVEL", "info"),
+    gateway: {
+      host: str("HOST", "127.0.0.1"),
+      port: int("PORT", 8080, 0, 65535),
+      gatewayId: str("GATEWAY_ID", `gw-${process.pid}`),
+      maxBodyBytes: int("MAX_BODY_BYTES", 16_384, 1, 1_048_576),
+      sendRatePerSec: int("SEND_RATE_PER_SEC", 50, 1, 1_000_000),
+      sendBurst: int("SEND_BURST", 200, 1, 1_000_000),
+      outboundQueueLimit: int("OUTBOUND_QUEUE_LIMIT", 2_048, 16, 1_000_000),
+      heartbeatIntervalMs,
+      idleTimeoutMs: int("IDLE_TIMEOUT_MS", heartbeatIntervalMs * 3, 300, 3_600_000),
+      routeTtlMs: int("ROUTE_TTL_MS", 120_000, 1_000, 86_400_000),
+      recentWindow: int("RECENT_WINDOW", 50, 1, 1_000),
+      maxCatchUpPerConversation: int("MAX_CATCH_UP_PER_CONVERSATION", 10_000, 10, 1_000_000),
+      maxConnections: int("MAX_CONNECTIONS", 200_000, 1, 10_000_000),
+      drainTimeoutMs: int("DRAIN_TIMEOUT_MS", 5_000, 0, 600_000),
+      reconnectDelayMs: int("RECONNECT_DELAY_MS", 1_000, 0, 600_000),
+    },
+    presence: {
+      graceMs: int("PRESENCE_GRACE_MS", 5_000, 0, 3_600_000),
+      holdTtlMs: int("PRESENCE_TTL_MS", 60_000, 1_000, 86_400_000),
+      refreshIntervalMs: int("PRESENCE_REFRESH_MS", 20_000, 100, 3_600_000),
+      fanoutIntervalMs: int("PRESENCE_FANOUT_MS", 100, 1, 60_000),
+    },
+    auth: {
+      secret: env.AUTH_SECRET || undefined,
+      tokenTtlMs: int("TOKEN_TTL_MS", 30 * 24 * 3_600_000, 1_000, 365 * 24 * 3_600_000),
+    },
+  };
+  if (base.auth.secret !== undefined && base.auth.secret.length < 32) {
+    problems.push("AUTH_SECRET: must be at least 32 characters");
+  }
+  if (base.gateway.idleTimeoutMs <= base.gateway.heartbeatIntervalMs) {
+    problems.push("IDLE_TIMEOUT_MS: must exceed HEARTBEAT_INTERVAL_MS");
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return deepFreeze(merge(base, overrides));
+}
+
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+function merge<T>(base: T, over: DeepPartial<T>): T {
+  const out = { ...base } as Record<string, unknown>;
+  for (const [k, v] of Object.entries(over as Record<string, unknown>)) {
+    if (v === undefined) continue;
+    const b = out[k];
+    out[k] = b !== null && typeof b === "object" && typeof v === "object" ? merge(b, v as never) : v;
+  }
+  return out as T;
+}
+
+function deepFreeze<T>(o: T): T {
+  for (const v of Object.values(o as object)) if (v !== null && typeof v === "object") deepFreeze(v);
+  return Object.freeze(o);
+}
