@@ -1,0 +1,165 @@
+import type { Logger } from "pino";
+import type { Identity } from "../auth/index.ts";
+import {
+  BackendUnavailableError,
+  DomainError,
+  conversationIdFor,
+  forbidden,
+  invalid,
+  isConversationIdShape,
+  isParticipant,
+  isUuidShape,
+  notFound,
+  peerOf,
+  type Clock,
+  type Conversation,
+  type ConversationId,
+  type UserId,
+} from "../domain/index.ts";
+import { encodeClientEvent, type ClientEvent } from "../log/log-event-codec.ts";
+import type { MessageLog } from "../log/index.ts";
+import type { PushLink } from "../push/index.ts";
+import type { RoutingTable } from "../routing/index.ts";
+import type { MessageStore } from "../store/index.ts";
+import type { RateLimiter } from "./rate-limiter.ts";
+
+/**
+ * The client actions shared by every transport (bidi frames and unary calls):
+ * validate, authorize, rate-limit, then publish to the log. Nothing is
+ * written anywhere before validation passes.
+ */
+export interface Commands {
+  /** Resolves once the send is durable in the log ("sent"). */
+  send(who: Identity, input: { clientMsgId: string; conversationId: string; text: string }): Promise<void>;
+  /** Ack (delivered) or read marker up to seq. */
+  receipt(who: Identity, kind: "ack" | "read", conversationId: string, seq: number): Promise<void>;
+  typing(who: Identity, conversationId: string, typing: boolean): Promise<void>;
+  /** The conversation, if the caller is a participant; throws otherwise. */
+  conversationFor(who: Identity, conversationId: string): Promise<Conversation>;
+  /** Throws NOT_A_PEER unless every user shares a conversation with the caller. */
+  assertPeers(who: Identity, userIds: readonly string[]): Promise<UserId[]>;
+}
+
+export interface CommandsConfig {
+  readonly maxBodyBytes: number;
+}
+
+export function createCommands(
+  cfg: CommandsConfig,
+  deps: {
+    log: MessageLog;
+    store: MessageStore;
+    routing: RoutingTable;
+    push: PushLink;
+    limiter: RateLimiter;
+    clock: Clock;
+    logger: Logger;
+  },
+): Commands {
+  const { store, log } = deps;
+  // Conversations never change once created: a bounded cache spares the store.
+  const cache = new Map<ConversationId, Conversation>();
+  const encoder = new TextEncoder();
+
+  async function conversationFor(who: Identity, conversationId: string): Promise<Conversation> {
+    if (!isConversationIdShape(conversationId)) {
+      throw notFound("CONVERSATION_UNKNOWN", "no such conversation");
+    }
+    const id = conversationId as ConversationId;
+    let c = cache.get(id);
+    if (!c) {
+      c = await store.getConversation(id);
+      if (!c) throw notFound("CONVERSATION_UNKNOWN", "no such conversation");
+      if (cache.size >= 100_000) cache.clear();
+      cache.set(id, c);
+    }
+    if (!isParticipant(c, who.userId)) throw forbidden("NOT_A_PARTICIPANT", "not a participant of this conversation");
+    return c;
+  }
+
+  function limit(who: Identity): void {
+    if (!deps.limiter.take(who.deviceId)) {
+      throw new DomainError("exhausted", "RATE_LIMITED", "too many requests from this device; slow down");
+    }
+  }
+
+  async function publish(event: ClientEvent): Promise<void> {
+    try {
+      await log.append([{ key: event.conversationId, value: encodeClientEvent(event) }]);
+    } catch (err) {
+      if (err instanceof BackendUnavailableError) throw err;
+      throw new BackendUnavailableError("log", "append failed", { cause: err });
+    }
+  }
+
+  return {
+    conversationFor,
+    async send(who, input) {
+      if (!isUuidShape(input.clientMsgId)) throw invalid("INVALID_ARGUMENT", "client_msg_id must be a UUID");
+      if (input.text.length === 0) throw invalid("BODY_EMPTY", "message text is empty");
+      // JSON-decoded strings can carry lone surrogates that are not valid UTF-8.
+      if (!input.text.isWellFormed()) throw invalid("INVALID_UTF8", "message text is not valid UTF-8");
+      const bytes = encoder.encode(input.text).length;
+      if (bytes > cfg.maxBodyBytes) {
+        throw invalid("BODY_TOO_LARGE", `message text is ${bytes} bytes; the limit is ${cfg.maxBodyBytes}`);
+      }
+      const conv = await conversationFor(who, input.conversationId);
+      limit(who);
+      await publish({
+        type: "send",
+        conversationId: conv.id,
+        userId: who.userId,
+        deviceId: who.deviceId,
+        acceptedAtMs: deps.clock.nowMs(),
+        clientMsgId: input.clientMsgId,
+        text: input.text,
+      });
+    },
+    async receipt(who, kind, conversationId, seq) {
+      if (!Number.isSafeInteger(seq) || seq <= 0) throw invalid("INVALID_ARGUMENT", "seq must be a positive integer");
+      const conv = await conversationFor(who, conversationId);
+      const head = await store.headSeq(conv.id);
+      if (seq > head) throw new DomainError("out_of_range", "SEQ_BEYOND_HEAD", `seq ${seq} is beyond the conversation head ${head}`);
+      limit(who);
+      await publish({
+        type: kind,
+        conversationId: conv.id,
+        userId: who.userId,
+        deviceId: who.deviceId,
+        acceptedAtMs: deps.clock.nowMs(),
+        seq,
+      });
+    },
+    async typing(who, conversationId, typing) {
+      const conv = await conversationFor(who, conversationId);
+      limit(who);
+      const peer = peerOf(conv, who.userId);
+      // Ephemeral: straight to the peer's devices, not through the log.
+      const routes = await deps.routing.routesOf([peer]);
+      const byGateway = new Map<string, typeof routes>();
+      for (const r of routes) byGateway.set(r.gatewayId, [...(byGateway.get(r.gatewayId) ?? []), r]);
+      await Promise.all(
+        [...byGateway.values()].map((rs) =>
+          deps.push.push(
+            rs[0]!.gatewayId,
+            rs.map((r) => ({
+              deviceId: r.deviceId,
+              event: { type: "typing" as const, conversationId: conv.id, userId: who.userId, typing },
+            })),
+          ),
+        ),
+      );
+    },
+    async assertPeers(who, userIds) {
+      const out: UserId[] = [];
+      for (const raw of new Set(userIds)) {
+        const u = raw as UserId;
+        if (u === who.userId) continue;
+        const c = await store.getConversation(conversationIdFor(who.userId, u));
+        if (!c) throw forbidden("NOT_A_PEER", `no conversation with user ${raw}`);
+        out.push(u);
+      }
+      return out;
+    },
+  };
+}

@@ -1,0 +1,56 @@
+import http from "node:http";
+import http2 from "node:http2";
+import net from "node:net";
+
+type Handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
+
+const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+/**
+ * One cleartext port for HTTP/2 (gRPC, gRPC-Web, Connect) and HTTP/1.1
+ * (Connect-Web from browsers, which never speak h2c). node:http2's
+ * `allowHTTP1` only works with TLS, so the first bytes of each connection
+ * pick the server: the HTTP/2 client preface, or anything else.
+ */
+export interface DualProtocolListener {
+  listen(port: number, host: string): Promise<net.AddressInfo>;
+  /** Stops accepting; open connections stay until `destroyAll`. */
+  close(): Promise<void>;
+  destroyAll(): void;
+  readonly h2: http2.Http2Server;
+}
+
+export function createDualProtocolListener(handler: Handler): DualProtocolListener {
+  const h2 = http2.createServer({}, handler as never);
+  const h1 = http.createServer(handler as never);
+  const sockets = new Set<net.Socket>();
+  const front = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    socket.once("data", (chunk: Buffer) => {
+      socket.pause();
+      socket.unshift(chunk);
+      const n = Math.min(chunk.length, PREFACE.length);
+      const isH2 = chunk.subarray(0, n).equals(PREFACE.subarray(0, n));
+      (isH2 ? h2 : h1).emit("connection", socket);
+      socket.resume();
+    });
+    socket.on("error", () => socket.destroy());
+  });
+  return {
+    h2,
+    listen(port, host) {
+      return new Promise((resolve, reject) => {
+        front.once("error", reject);
+        front.listen(port, host, () => resolve(front.address() as net.AddressInfo));
+      });
+    },
+    close() {
+      return new Promise((resolve) => front.close(() => resolve()));
+    },
+    destroyAll() {
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+    },
+  };
+}

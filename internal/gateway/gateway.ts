@@ -1,0 +1,147 @@
+import { Code } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { ConnectRouter } from "@connectrpc/connect";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "pino";
+import { AuthService } from "../../gen/chat/v1/auth_service_pb.ts";
+import { ChatService } from "../../gen/chat/v1/chat_service_pb.ts";
+import type { Accounts, TokenSigner } from "../auth/index.ts";
+import type { Clock, GatewayId } from "../domain/index.ts";
+import type { MessageLog } from "../log/index.ts";
+import type { PresenceService } from "../presence/index.ts";
+import type { DeliverySink, PushLink } from "../push/index.ts";
+import type { RoutingTable } from "../routing/index.ts";
+import type { AccountStore, MessageStore } from "../store/index.ts";
+import { createAuthHandlers } from "./auth-handlers.ts";
+import { createCommands } from "./commands.ts";
+import { createConversationViews } from "./conversation-views.ts";
+import { createDualProtocolListener } from "./dual-protocol-listener.ts";
+import { guardService } from "./guard.ts";
+import { createRateLimiter } from "./rate-limiter.ts";
+import { createSessionHub, type SessionHub } from "./session-hub.ts";
+import { createSessionOpener } from "./session-opener.ts";
+import { createStreamHandlers } from "./stream-handlers.ts";
+import { createUnaryHandlers } from "./unary-handlers.ts";
+import type { GatewayConfig } from "../config/index.ts";
+
+export interface GatewayDeps {
+  readonly log: MessageLog;
+  readonly store: MessageStore;
+  readonly accountStore: AccountStore;
+  readonly accounts: Accounts;
+  readonly signer: TokenSigner;
+  readonly routing: RoutingTable;
+  readonly push: PushLink;
+  /** Where pushes addressed to this gateway arrive. */
+  readonly receive: (gatewayId: GatewayId, sink: DeliverySink) => () => void;
+  readonly presence: PresenceService;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Extra HTTP routes (health, metrics, static web client). Return false to 404. */
+  readonly fallback?: (req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => boolean;
+}
+
+/** The device-facing edge: gRPC, gRPC-Web and Connect on one port. */
+export interface Gateway {
+  readonly hub: SessionHub;
+  listen(): Promise<AddressInfo>;
+  /** Serves until the signal aborts, then drains (DESIGN §6) and closes. */
+  run(signal: AbortSignal): Promise<void>;
+}
+
+export function createGateway(cfg: GatewayConfig, deps: GatewayDeps): Gateway {
+  const logger = deps.logger.child({ component: "gateway", gatewayId: cfg.gatewayId });
+  const gatewayId = cfg.gatewayId as GatewayId;
+  const hub = createSessionHub();
+  const views = createConversationViews({ accounts: deps.accountStore, presence: deps.presence });
+  const commands = createCommands(
+    { maxBodyBytes: cfg.maxBodyBytes },
+    { ...deps, logger, limiter: createRateLimiter({ ratePerSec: cfg.sendRatePerSec, burst: cfg.sendBurst }, deps) },
+  );
+  const opener = createSessionOpener(
+    {
+      gatewayId,
+      queueLimit: cfg.outboundQueueLimit,
+      routeTtlMs: cfg.routeTtlMs,
+      heartbeatIntervalMs: cfg.heartbeatIntervalMs,
+      recentWindow: cfg.recentWindow,
+      maxConnections: cfg.maxConnections,
+    },
+    { ...deps, hub, views, logger },
+  );
+  const streamDeps = {
+    ...deps,
+    opener,
+    commands,
+    logger,
+    idleTimeoutMs: cfg.idleTimeoutMs,
+    heartbeatIntervalMs: cfg.heartbeatIntervalMs,
+  };
+  const streams = createStreamHandlers(streamDeps);
+  const unary = createUnaryHandlers({ ...streamDeps, hub, store: deps.store, accounts: deps.accountStore, views });
+  const auth = createAuthHandlers(deps);
+
+  const routes = (router: ConnectRouter) => {
+    router.service(ChatService, guardService({ ...unary, ...streams }, logger));
+    router.service(AuthService, guardService(auth, logger));
+  };
+  const listener = createDualProtocolListener(
+    connectNodeAdapter({
+      routes,
+      fallback: (req, res) => {
+        if (deps.fallback?.(req as never, res as never)) return;
+        res.writeHead(404, { "content-type": "text/plain" });
+        res.end("not found\n");
+      },
+    }) as never,
+  );
+
+  return {
+    hub,
+    async listen() {
+      const addr = await listener.listen(cfg.port, cfg.host);
+      logger.info({ host: addr.address, port: addr.port }, "gateway listening");
+      return addr;
+    },
+    async run(signal) {
+      const detach = deps.receive(gatewayId, hub.sink);
+      const refresh = setInterval(() => {
+        const routes = hub.all().map((s) => ({
+          deviceId: s.identity.deviceId,
+          userId: s.identity.userId,
+          gatewayId,
+          sessionId: s.id,
+        }));
+        // One batched TTL refresh per interval for every device held here.
+        if (routes.length > 0) deps.routing.refresh(routes, cfg.routeTtlMs).catch((err) => logger.warn({ err }, "route refresh failed"));
+      }, Math.max(1000, Math.floor(cfg.routeTtlMs / 3)));
+      const presenceStop = new AbortController();
+      const presenceRun = deps.presence.run(presenceStop.signal);
+      await new Promise<void>((resolve) => {
+        if (signal.aborted) resolve();
+        else signal.addEventListener("abort", () => resolve(), { once: true });
+      });
+      await drain();
+      clearInterval(refresh);
+      presenceStop.abort();
+      await presenceRun.catch(() => undefined);
+      detach();
+    },
+  };
+
+  async function drain(): Promise<void> {
+    opener.stopAccepting();
+    const closing = listener.close();
+    const sessions = hub.all();
+    logger.info({ sessions: sessions.length }, "draining");
+    for (const s of sessions) {
+      // Jittered delay so a fleet of clients does not reconnect in one burst.
+      const retryAfterMs = Math.floor(Math.random() * cfg.reconnectDelayMs);
+      s.close({ code: Code.Unavailable, reason: "SHUTTING_DOWN", message: "gateway is shutting down; reconnect", retryAfterMs });
+    }
+    const deadline = new Promise<void>((r) => setTimeout(r, cfg.drainTimeoutMs));
+    await Promise.race([Promise.all(sessions.map((s) => s.done)).then(() => new Promise((r) => setTimeout(r, 50))), deadline]);
+    listener.destroyAll();
+    await Promise.race([closing, deadline]);
+  }
+}

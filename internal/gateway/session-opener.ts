@@ -1,0 +1,148 @@
+import { Code } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import type { Identity } from "../auth/index.ts";
+import type { ConversationId, GatewayId, Seq } from "../domain/index.ts";
+import type { PresenceService } from "../presence/index.ts";
+import type { PushLink } from "../push/index.ts";
+import type { RoutingTable } from "../routing/index.ts";
+import type { MessageStore } from "../store/index.ts";
+import { runCatchUp } from "../sync/index.ts";
+import { createDeviceSession, type DeviceSession } from "./device-session.ts";
+import { connectError } from "./error-mapping.ts";
+import type { ConversationViews } from "./conversation-views.ts";
+import type { SessionHub } from "./session-hub.ts";
+import { serverEvent, toWireMessage, toWireReceipt } from "./wire.ts";
+
+export interface SessionOpenerConfig {
+  readonly gatewayId: GatewayId;
+  readonly queueLimit: number;
+  readonly routeTtlMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly recentWindow: number;
+  readonly maxConnections: number;
+}
+
+export interface SessionOpener {
+  /** Registers a session for the device, then streams its catch-up in the background. */
+  open(identity: Identity, kind: "bidi" | "subscribe", cursors: ReadonlyMap<ConversationId, Seq>): Promise<DeviceSession>;
+  /** Stops accepting new sessions (drain). */
+  stopAccepting(): void;
+}
+
+export function createSessionOpener(
+  cfg: SessionOpenerConfig,
+  deps: {
+    hub: SessionHub;
+    routing: RoutingTable;
+    push: PushLink;
+    presence: PresenceService;
+    store: MessageStore;
+    views: ConversationViews;
+    clock: { nowMs(): number };
+    logger: Logger;
+  },
+): SessionOpener {
+  const { hub, logger } = deps;
+  let accepting = true;
+  let sessionCounter = 0;
+
+  async function catchUp(session: DeviceSession, cursors: ReadonlyMap<ConversationId, Seq>): Promise<void> {
+    const self = session.identity.userId;
+    const result = await runCatchUp(
+      { recentWindow: cfg.recentWindow, pageSize: 200 },
+      { store: deps.store },
+      { userId: self, cursors, isCancelled: () => session.closed },
+      async (item) => {
+        switch (item.type) {
+          case "conversation": {
+            const [conversation] = await deps.views.build(self, [item.summary]);
+            await session.sendSync(
+              serverEvent({
+                case: "syncConversation",
+                value: { $typeName: "chat.v1.SyncConversation", conversation, reset: item.reset, fromSeq: BigInt(item.fromSeq) },
+              }),
+            );
+            return;
+          }
+          case "message":
+            return session.sendSync(serverEvent({ case: "message", value: toWireMessage(item.message) }), {
+              conversationId: item.message.conversationId,
+              seq: item.message.seq,
+            });
+          case "receipt":
+            return session.sendSync(
+              serverEvent({ case: "receipt", value: toWireReceipt(item.conversationId, item.userId, item.watermarks) }),
+            );
+        }
+      },
+    );
+    await session.sendSync(
+      serverEvent({
+        case: "syncComplete",
+        value: { $typeName: "chat.v1.SyncComplete", conversationCount: result.conversations, messageCount: result.messages },
+      }),
+    );
+    // Only now do buffered live events flow, deduplicated against the catch-up.
+    session.goLive();
+  }
+
+  return {
+    stopAccepting() {
+      accepting = false;
+    },
+    async open(identity, kind, cursors) {
+      if (!accepting) throw connectError(Code.Unavailable, "SHUTTING_DOWN", "gateway is draining; reconnect elsewhere");
+      if (hub.size >= cfg.maxConnections && !hub.get(identity.deviceId)) {
+        throw connectError(Code.ResourceExhausted, "TOO_MANY_CONNECTIONS", "gateway is at its connection limit");
+      }
+      const id = `${cfg.gatewayId}.${deps.clock.nowMs().toString(36)}.${(++sessionCounter).toString(36)}`;
+      const session = createDeviceSession({ id, identity, kind, queueLimit: cfg.queueLimit });
+      const log = logger.child({ sessionId: id, deviceId: identity.deviceId });
+      hub.attach(session);
+      // Register for live pushes BEFORE reading the store for catch-up: whatever
+      // is stored after the read is pushed to this session (see runCatchUp).
+      const route = { deviceId: identity.deviceId, userId: identity.userId, gatewayId: cfg.gatewayId, sessionId: id };
+      try {
+        const previous = await deps.routing.register(route, cfg.routeTtlMs);
+        if (previous && previous.gatewayId !== cfg.gatewayId) {
+          void deps.push
+            .push(previous.gatewayId, [{ deviceId: identity.deviceId, event: { type: "evict", sessionId: previous.sessionId } }])
+            .catch(() => undefined);
+        }
+      } catch (err) {
+        hub.detach(session);
+        session.close();
+        throw err;
+      }
+      deps.presence.deviceConnected(identity.userId);
+      session.sendControl(
+        serverEvent({
+          case: "welcome",
+          value: {
+            $typeName: "chat.v1.Welcome",
+            userId: identity.userId,
+            deviceId: identity.deviceId,
+            sessionId: id,
+            serverTimeMs: BigInt(deps.clock.nowMs()),
+            heartbeatIntervalMs: cfg.heartbeatIntervalMs,
+          },
+        }),
+      );
+      void session.done.then(async () => {
+        hub.detach(session);
+        deps.presence.unwatch(id);
+        deps.presence.deviceDisconnected(identity.userId);
+        // Compare-and-delete: never erases the route of a newer session.
+        await deps.routing.unregister(identity.deviceId, id).catch((err) => log.warn({ err }, "route cleanup failed"));
+        log.debug("session closed");
+      });
+      catchUp(session, cursors).catch((err) => {
+        log.error({ err }, "catch-up failed");
+        session.close({ code: Code.Unavailable, reason: "INTERNAL", message: "catch-up failed; reconnect", retryAfterMs: 1000 });
+      });
+      log.debug({ kind }, "session opened");
+      return session;
+    },
+  };
+}
+

@@ -1,0 +1,209 @@
+import { Code } from "@connectrpc/connect";
+import type { HandlerContext } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import type { ConnectRequest, ConnectResponse, SubscribeRequest, SubscribeResponse } from "../../gen/chat/v1/chat_service_pb.ts";
+import type { Cursor } from "../../gen/chat/v1/types_pb.ts";
+import type { Identity, TokenSigner } from "../auth/index.ts";
+import { BackendUnavailableError, DomainError, unauthenticated, type ConversationId, type Seq } from "../domain/index.ts";
+import type { PresenceService } from "../presence/index.ts";
+import type { Commands } from "./commands.ts";
+import type { DeviceSession } from "./device-session.ts";
+import { codeName, connectError, reasonOf, toConnectError } from "./error-mapping.ts";
+import type { SessionOpener } from "./session-opener.ts";
+import { serverEvent, toWirePresence } from "./wire.ts";
+
+export interface StreamHandlerDeps {
+  signer: TokenSigner;
+  opener: SessionOpener;
+  commands: Commands;
+  presence: PresenceService;
+  clock: { nowMs(): number };
+  logger: Logger;
+  /** A bidi stream silent for this long is closed (HEARTBEAT_TIMEOUT). */
+  idleTimeoutMs: number;
+  /** Subscribe streams get a keepalive Pong this often. */
+  heartbeatIntervalMs: number;
+}
+
+/** Reads `authorization: Bearer <token>` (or the fallback) and verifies it. */
+export function authenticate(signer: TokenSigner, header: Headers, fallbackToken = ""): Identity {
+  const auth = header.get("authorization") ?? "";
+  const token = auth.startsWith("Bearer ") ? auth.slice(7).trim() : fallbackToken;
+  if (!token) throw unauthenticated("TOKEN_MISSING", "no bearer token");
+  return signer.verify(token);
+}
+
+function cursorMap(cursors: readonly Cursor[]): Map<ConversationId, Seq> {
+  const out = new Map<ConversationId, Seq>();
+  for (const c of cursors.slice(0, 100_000)) {
+    const seq = Number(c.seq);
+    if (seq >= 0 && Number.isSafeInteger(seq)) out.set(c.conversationId as ConversationId, seq);
+  }
+  return out;
+}
+
+/** Applies `watch` for a session: only peers, current states answered, changes streamed. */
+export async function watchPresence(deps: StreamHandlerDeps, session: DeviceSession, userIds: readonly string[]) {
+  const users = await deps.commands.assertPeers(session.identity, userIds);
+  const states = await deps.presence.watch(session.id, users, (changes) =>
+    session.sendControl(
+      serverEvent({ case: "presence", value: { $typeName: "chat.v1.PresenceUpdate", presences: changes.map(toWirePresence) } }),
+    ),
+  );
+  return states;
+}
+
+/**
+ * ChatService.Connect and ChatService.Subscribe: authenticate, open the
+ * session (catch-up, then live), and for Connect, dispatch client frames in
+ * order. A refused frame gets a StreamError and the stream goes on; a send the
+ * log could not take ends the stream (Unavailable) so that no later send of
+ * this stream can overtake it.
+ */
+export function createStreamHandlers(deps: StreamHandlerDeps) {
+  const { logger } = deps;
+
+  async function dispatch(session: DeviceSession, frame: ConnectRequest["frame"]): Promise<void> {
+    const who = session.identity;
+    switch (frame.case) {
+      case "send":
+        await deps.commands.send(who, frame.value);
+        session.sendControl(
+          serverEvent({
+            case: "sendAccepted",
+            value: { $typeName: "chat.v1.SendAccepted", clientMsgId: frame.value.clientMsgId, conversationId: frame.value.conversationId },
+          }),
+        );
+        return;
+      case "ack":
+      case "read":
+        return deps.commands.receipt(who, frame.case, frame.value.conversationId, Number(frame.value.seq));
+      case "typing":
+        return deps.commands.typing(who, frame.value.conversationId, frame.value.typing);
+      case "watchPresence": {
+        const states = await watchPresence(deps, session, frame.value.userIds);
+        session.sendControl(
+          serverEvent({ case: "presence", value: { $typeName: "chat.v1.PresenceUpdate", presences: states.map(toWirePresence) } }),
+        );
+        return;
+      }
+      case "ping":
+        session.sendControl(
+          serverEvent({
+            case: "pong",
+            value: { $typeName: "chat.v1.Pong", nonce: frame.value.nonce, serverTimeMs: BigInt(deps.clock.nowMs()) },
+          }),
+        );
+        return;
+      case "hello":
+        throw new DomainError("invalid", "MALFORMED_FRAME", "hello may only be the first frame");
+      default:
+        throw new DomainError("invalid", "MALFORMED_FRAME", "empty frame");
+    }
+  }
+
+  async function readFrames(
+    session: DeviceSession,
+    frames: AsyncIterator<ConnectRequest>,
+    idleTimeoutMs: number,
+  ): Promise<void> {
+    let idle: ReturnType<typeof setTimeout> | undefined;
+    const arm = () => {
+      clearTimeout(idle);
+      idle = setTimeout(
+        () => session.close({ code: Code.Unavailable, reason: "HEARTBEAT_TIMEOUT", message: "no frame within the idle timeout" }),
+        idleTimeoutMs,
+      );
+    };
+    try {
+      arm();
+      for (;;) {
+        let next: IteratorResult<ConnectRequest>;
+        try {
+          next = await frames.next();
+        } catch (err) {
+          session.close({ code: Code.InvalidArgument, reason: "MALFORMED_FRAME", message: "could not decode a client frame" });
+          logger.debug({ err }, "frame decode failed");
+          return;
+        }
+        if (next.done || session.closed) return;
+        arm();
+        const frame = next.value.frame;
+        try {
+          await dispatch(session, frame);
+        } catch (err) {
+          if (err instanceof BackendUnavailableError) {
+            session.close({ code: Code.Unavailable, reason: "LOG_UNAVAILABLE", message: "log unavailable; retry", retryAfterMs: 500 });
+            return;
+          }
+          const ce = toConnectError(err, logger);
+          session.sendControl(
+            serverEvent({
+              case: "error",
+              value: {
+                $typeName: "chat.v1.StreamError",
+                reason: reasonOf(ce),
+                code: codeName(ce.code),
+                message: ce.rawMessage,
+                clientMsgId: frame.case === "send" ? frame.value.clientMsgId : "",
+              },
+            }),
+          );
+        }
+      }
+    } finally {
+      clearTimeout(idle);
+      // Client half-closed or went away: end the session (its cleanup runs on `done`).
+      session.close();
+    }
+  }
+
+  return {
+    async *connect(requests: AsyncIterable<ConnectRequest>, ctx: HandlerContext): AsyncGenerator<ConnectResponse> {
+      const frames = requests[Symbol.asyncIterator]();
+      let session: DeviceSession;
+      try {
+        const first = await frames.next();
+        if (first.done || first.value.frame.case !== "hello") {
+          throw connectError(Code.InvalidArgument, "HELLO_REQUIRED", "the first frame must be a hello");
+        }
+        const hello = first.value.frame.value;
+        const identity = authenticate(deps.signer, ctx.requestHeader, hello.token);
+        session = await deps.opener.open(identity, "bidi", cursorMap(hello.cursors));
+      } catch (err) {
+        throw toConnectError(err, logger);
+      }
+      void readFrames(session, frames, deps.idleTimeoutMs);
+      ctx.signal.addEventListener("abort", () => session.close(), { once: true });
+      for await (const event of session.events()) {
+        yield { $typeName: "chat.v1.ConnectResponse", event };
+      }
+    },
+    async *subscribe(req: SubscribeRequest, ctx: HandlerContext): AsyncGenerator<SubscribeResponse> {
+      let session: DeviceSession;
+      try {
+        const identity = authenticate(deps.signer, ctx.requestHeader);
+        session = await deps.opener.open(identity, "subscribe", cursorMap(req.cursors));
+      } catch (err) {
+        throw toConnectError(err, logger);
+      }
+      ctx.signal.addEventListener("abort", () => session.close(), { once: true });
+      // Browsers cannot ping on a server stream: a periodic event keeps proxies
+      // from idling it out, and a dead peer surfaces as a failed write.
+      const keepalive = setInterval(
+        () =>
+          session.sendControl(
+            serverEvent({ case: "pong", value: { $typeName: "chat.v1.Pong", nonce: 0n, serverTimeMs: BigInt(deps.clock.nowMs()) } }),
+          ),
+        deps.heartbeatIntervalMs,
+      );
+      try {
+        for await (const event of session.events()) {
+          yield { $typeName: "chat.v1.SubscribeResponse", event };
+        }
+      } finally {
+        clearInterval(keepalive);
+      }
+    },
+  };
+}
