@@ -14,6 +14,9 @@
  * - A consumer group assigns each partition to exactly one live member at a
  *   time (a member of *another* group reads the same records independently,
  *   which is how tests model a zombie owner).
+ * - A group with no committed offset for a partition starts at its first
+ *   record (Kafka: auto.offset.reset=earliest), so nothing appended before the
+ *   first worker joined is skipped.
  * - Records of a partition reach the handler in offset order, in batches.
  *   The group's committed offset advances past a batch only after the handler
  *   resolved for it; if the handler throws, the batch is retried.

@@ -1,0 +1,102 @@
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describeMessageLog } from "../message-log.conformance.ts";
+import type { MessageLog } from "../message-log.ts";
+import { assignPartitions } from "./assign-partitions.ts";
+import { createEmbeddedLog } from "./index.ts";
+import { createKafkaPartitioner, murmur2 } from "./kafka-partitioner.ts";
+
+const PARTITIONS = 4;
+
+describeMessageLog("embedded (:memory:)", async () => {
+  const log = createEmbeddedLog({ path: ":memory:", partitionCount: PARTITIONS }, {});
+  return { log, cleanup: () => log.close() };
+});
+
+describeMessageLog("embedded (sqlite file)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "embedded-log-"));
+  const path = join(dir, "messages.sqlite");
+  const opened: MessageLog[] = [createEmbeddedLog({ path, partitionCount: PARTITIONS }, {})];
+  return {
+    log: opened[0]!,
+    reopen: async () => {
+      const log = createEmbeddedLog({ path, partitionCount: PARTITIONS }, {});
+      opened.push(log);
+      return log;
+    },
+    cleanup: async () => {
+      for (const log of opened) await log.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describe("createEmbeddedLog", () => {
+  test("refuses to reopen a file with another partition count", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "embedded-log-"));
+    const path = join(dir, "messages.sqlite");
+    try {
+      await createEmbeddedLog({ path, partitionCount: 4 }, {}).close();
+      expect(() => createEmbeddedLog({ path, partitionCount: 8 }, {})).toThrow(/created with 4 partitions/);
+      const same = createEmbeddedLog({ path, partitionCount: 4 }, {});
+      expect(same.partitionCount).toBe(4);
+      await same.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test.each([0, -1, 1.5])("refuses partition count %p", (partitionCount) => {
+    expect(() => createEmbeddedLog({ path: ":memory:", partitionCount }, {})).toThrow(RangeError);
+  });
+
+  test("rejects appends still queued when it closes", async () => {
+    const log = createEmbeddedLog({ path: ":memory:", partitionCount: PARTITIONS }, {});
+    const queued = log.append([{ key: "k", value: new Uint8Array([1]) }]);
+    await log.close();
+    await expect(queued).rejects.toThrow(/closed/);
+  });
+
+  test("writes the appends of one tick as consecutive offsets of one group commit", async () => {
+    const log = createEmbeddedLog({ path: ":memory:", partitionCount: 1 }, {});
+    const positions = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => log.append([{ key: `k${i}`, value: new Uint8Array([i]) }])),
+    );
+    expect(positions.flat().map((position) => position.offset)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    await log.close();
+  });
+});
+
+describe("murmur2", () => {
+  // Kafka's UtilsTest.testMurmur2 vectors: same hash, same partition as a Kafka producer.
+  test.each([
+    ["21", -973932308],
+    ["foobar", -790332482],
+    ["a-little-bit-long-string", -985981536],
+    ["a-little-bit-longer-string", -1486304829],
+    ["lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971],
+    ["abc", 479470107],
+  ])("hashes %p like Kafka", (input, expected) => {
+    expect(murmur2(new TextEncoder().encode(input))).toBe(expected);
+  });
+
+  test("partitions like Kafka's default partitioner", () => {
+    expect(createKafkaPartitioner(1 << 30)("21")).toBe((-973932308 & 0x7fffffff) % (1 << 30));
+  });
+});
+
+describe("assignPartitions", () => {
+  const [a, b, c] = [{ id: "a" }, { id: "b" }, { id: "c" }];
+  const ids = (owners: readonly ({ id: string } | undefined)[]) => owners.map((owner) => owner?.id ?? "-").join("");
+  test.each([
+    { case: "first member takes all", owners: [undefined, undefined, undefined, undefined], live: [a], want: "aaaa" },
+    { case: "a joiner takes half, the rest stay", owners: [a, a, a, a], live: [a, b], want: "aabb" },
+    { case: "a leaver's partitions go to the least loaded", owners: [a, b, c, a, b, c], live: [a, c], want: "aacacc" },
+    { case: "uneven counts differ by at most one", owners: [a, a, a, a, a], live: [a, b, c], want: "aabcb" },
+    { case: "nobody live leaves all unowned", owners: [a, b], live: [], want: "--" },
+  ])("$case", ({ owners, live, want }) => {
+    expect(ids(assignPartitions(owners, live))).toBe(want);
+  });
+});

@@ -1,0 +1,1 @@
+export { createEmbeddedLog, type EmbeddedLogConfig } from "./embedded-log.ts";

@@ -1,0 +1,233 @@
+import { Database } from "bun:sqlite";
+import { BackendUnavailableError } from "../../domain/index.ts";
+import type { LogPosition, LogRecord } from "../message-log.ts";
+
+/** A record whose partition the caller already chose. */
+export interface PlacedAppend {
+  readonly partition: number;
+  readonly key: string;
+  readonly value: Uint8Array;
+}
+
+/**
+ * SQLite storage of the embedded log: records, group offsets and the fixed
+ * partition count. One process owns the file (the next offsets live in memory).
+ */
+export interface SqliteLogStorage {
+  readonly partitionCount: number;
+  /**
+   * Appends durably; every call made in the same event-loop turn shares one
+   * transaction (group commit), which is what makes small appends cheap.
+   */
+  append(records: readonly PlacedAppend[]): Promise<LogPosition[]>;
+  /** Up to `maxRecords` records of `partition` from `fromOffset` on, ascending. */
+  read(partition: number, fromOffset: number, maxRecords: number): LogRecord[];
+  /** Resolves once `partition` holds a record at `offset`, or when `signal` aborts. */
+  waitForRecord(partition: number, offset: number, signal: AbortSignal): Promise<void>;
+  /** The group's next offset to consume in `partition` (0 for a new group). */
+  committedOffset(groupId: string, partition: number): number;
+  /** Moves the group's next offset forward (never backwards). */
+  commit(groupId: string, partition: number, nextOffset: number): void;
+  /** Rejects queued and later appends; reads and commits still work. */
+  stopAppends(): void;
+  /** Stops appends and closes the database. Idempotent. */
+  close(): void;
+}
+
+interface PendingAppend {
+  readonly records: readonly PlacedAppend[];
+  readonly resolve: (positions: LogPosition[]) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS log_meta (
+  name  TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS log_records (
+  partition_id  INTEGER NOT NULL,
+  record_offset INTEGER NOT NULL,
+  key           TEXT NOT NULL,
+  value         BLOB NOT NULL,
+  PRIMARY KEY (partition_id, record_offset)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS log_group_offsets (
+  group_id     TEXT NOT NULL,
+  partition_id INTEGER NOT NULL,
+  next_offset  INTEGER NOT NULL,
+  PRIMARY KEY (group_id, partition_id)
+) WITHOUT ROWID;
+`;
+
+/** Opens (creating if needed) the log at `path`; refuses a partition count other than the stored one. */
+export function openSqliteLogStorage(cfg: { path: string; partitionCount: number }): SqliteLogStorage {
+  const { partitionCount } = cfg;
+  if (!Number.isInteger(partitionCount) || partitionCount < 1) {
+    throw new RangeError(`embedded log: partitionCount must be a positive integer, got ${partitionCount}`);
+  }
+  const db = new Database(cfg.path, { create: true, strict: true });
+  try {
+    // WAL + NORMAL: a commit survives a process crash (not a power cut) without an fsync per transaction.
+    db.run("PRAGMA journal_mode = WAL");
+    db.run("PRAGMA synchronous = NORMAL");
+    db.run(SCHEMA);
+    checkPartitionCount(db, cfg.path, partitionCount);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+
+  const insertRecord = db.prepare(
+    "INSERT INTO log_records (partition_id, record_offset, key, value) VALUES (?, ?, ?, ?)",
+  );
+  const selectRecords = db.prepare<{ record_offset: number; key: string; value: Uint8Array }, [number, number, number]>(
+    `SELECT record_offset, key, value FROM log_records
+     WHERE partition_id = ? AND record_offset >= ? ORDER BY record_offset LIMIT ?`,
+  );
+  const selectCommitted = db.prepare<{ next_offset: number }, [string, number]>(
+    "SELECT next_offset FROM log_group_offsets WHERE group_id = ? AND partition_id = ?",
+  );
+  const upsertCommitted = db.prepare(
+    `INSERT INTO log_group_offsets (group_id, partition_id, next_offset) VALUES (?, ?, ?)
+     ON CONFLICT (group_id, partition_id) DO UPDATE SET next_offset = max(next_offset, excluded.next_offset)`,
+  );
+
+  // Offsets are handed out in memory, before the transaction runs, so the positions of a
+  // whole group commit are known up front; a failed transaction restores them.
+  const endOffsets = loadEndOffsets(db, partitionCount);
+  const waiters = Array.from({ length: partitionCount }, () => new Set<() => void>());
+  let pending: PendingAppend[] = [];
+  let flushScheduled = false;
+  let appendsStopped = false;
+  let closed = false;
+
+  const writeAll = db.transaction((batch: readonly PendingAppend[]) => {
+    const results: LogPosition[][] = [];
+    for (const request of batch) {
+      const positions: LogPosition[] = [];
+      for (const record of request.records) {
+        const offset = endOffsets[record.partition]!;
+        endOffsets[record.partition] = offset + 1;
+        insertRecord.run(record.partition, offset, record.key, record.value);
+        positions.push({ partition: record.partition, offset });
+      }
+      results.push(positions);
+    }
+    return results;
+  });
+
+  function flush(): void {
+    flushScheduled = false;
+    const batch = pending;
+    pending = [];
+    if (batch.length === 0) return;
+    const before = endOffsets.slice();
+    let results: LogPosition[][];
+    try {
+      results = writeAll(batch);
+    } catch (err) {
+      before.forEach((offset, partition) => (endOffsets[partition] = offset));
+      const failure = new BackendUnavailableError("log", "embedded log write failed", { cause: err });
+      for (const request of batch) request.reject(failure);
+      return;
+    }
+    batch.forEach((request, i) => request.resolve(results[i]!));
+    // Wake consumers only after the commit: they must never see a record that could still roll back.
+    for (let partition = 0; partition < partitionCount; partition++) {
+      if (endOffsets[partition] === before[partition]) continue;
+      const woken = waiters[partition]!;
+      for (const wake of [...woken]) wake();
+      woken.clear();
+    }
+  }
+
+  function stopAppends(): void {
+    appendsStopped = true;
+    const dropped = pending;
+    pending = [];
+    const failure = new BackendUnavailableError("log", "embedded log closed");
+    for (const request of dropped) request.reject(failure);
+  }
+
+  return {
+    partitionCount,
+    append(records) {
+      if (appendsStopped) return Promise.reject(new BackendUnavailableError("log", "embedded log closed"));
+      if (records.length === 0) return Promise.resolve([]);
+      for (const record of records) {
+        if (!Number.isInteger(record.partition) || record.partition < 0 || record.partition >= partitionCount) {
+          return Promise.reject(new RangeError(`embedded log: no partition ${record.partition}`));
+        }
+      }
+      return new Promise<LogPosition[]>((resolve, reject) => {
+        pending.push({ records, resolve, reject });
+        if (!flushScheduled) {
+          flushScheduled = true;
+          // setImmediate (not a microtask) so appends from every I/O callback of this turn join in.
+          setImmediate(flush);
+        }
+      });
+    },
+    read(partition, fromOffset, maxRecords) {
+      if (fromOffset >= endOffsets[partition]!) return [];
+      return selectRecords.all(partition, fromOffset, maxRecords).map((row) => ({
+        partition,
+        offset: row.record_offset,
+        key: row.key,
+        value: row.value,
+      }));
+    },
+    waitForRecord(partition, offset, signal) {
+      if (offset < endOffsets[partition]! || signal.aborted) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const wake = () => {
+          waiters[partition]!.delete(wake);
+          signal.removeEventListener("abort", wake);
+          resolve();
+        };
+        waiters[partition]!.add(wake);
+        signal.addEventListener("abort", wake, { once: true });
+      });
+    },
+    committedOffset(groupId, partition) {
+      return selectCommitted.get(groupId, partition)?.next_offset ?? 0;
+    },
+    commit(groupId, partition, nextOffset) {
+      upsertCommitted.run(groupId, partition, nextOffset);
+    },
+    stopAppends,
+    close() {
+      if (closed) return;
+      closed = true;
+      stopAppends();
+      db.close();
+    },
+  };
+}
+
+function checkPartitionCount(db: Database, path: string, partitionCount: number): void {
+  const row = db
+    .query<{ value: number }, [string]>("SELECT value FROM log_meta WHERE name = ?")
+    .get("partition_count");
+  if (row === null) {
+    db.query("INSERT INTO log_meta (name, value) VALUES (?, ?)").run("partition_count", partitionCount);
+  } else if (row.value !== partitionCount) {
+    // Re-partitioning would move conversations between partitions and break their order.
+    throw new Error(
+      `embedded log ${path} was created with ${row.value} partitions, configured ${partitionCount}: ` +
+        "the partition count is fixed at creation",
+    );
+  }
+}
+
+function loadEndOffsets(db: Database, partitionCount: number): number[] {
+  const ends = new Array<number>(partitionCount).fill(0);
+  const rows = db
+    .query<{ partition_id: number; end_offset: number }, []>(
+      "SELECT partition_id, max(record_offset) + 1 AS end_offset FROM log_records GROUP BY partition_id",
+    )
+    .all();
+  for (const row of rows) ends[row.partition_id] = row.end_offset;
+  return ends;
+}
