@@ -2,3 +2,4 @@ export * from "./ids.ts";
 export * from "./model.ts";
 export * from "./errors.ts";
 export * from "./clock.ts";
+export * from "./manual-clock.ts";

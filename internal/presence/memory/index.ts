@@ -1,0 +1,1 @@
+export { createMemoryPresenceStore } from "./memory-presence.ts";

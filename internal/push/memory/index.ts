@@ -1,0 +1,2 @@
+export { createLocalPushHub } from "./local-push-hub.ts";
+export type { LocalPushHub } from "./local-push-hub.ts";

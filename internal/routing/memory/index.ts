@@ -1,0 +1,1 @@
+export { createMemoryRoutingTable } from "./memory-routing.ts";
