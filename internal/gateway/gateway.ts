@@ -1,5 +1,4 @@
 import { Code } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { ConnectRouter } from "@connectrpc/connect";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
@@ -18,6 +17,7 @@ import { createConversationViews } from "./conversation-views.ts";
 import { createDualProtocolListener } from "./dual-protocol-listener.ts";
 import { guardService } from "./guard.ts";
 import { createRateLimiter } from "./rate-limiter.ts";
+import { createRpcAdapter } from "./rpc-adapter.ts";
 import { createSessionHub, type SessionHub } from "./session-hub.ts";
 import { createSessionOpener } from "./session-opener.ts";
 import { createStreamHandlers } from "./stream-handlers.ts";
@@ -86,14 +86,16 @@ export function createGateway(cfg: GatewayConfig, deps: GatewayDeps): Gateway {
     router.service(AuthService, guardService(auth, logger));
   };
   const listener = createDualProtocolListener(
-    connectNodeAdapter({
+    createRpcAdapter({
       routes,
+      logger,
       fallback: (req, res) => {
         if (deps.fallback?.(req as never, res as never)) return;
-        res.writeHead(404, { "content-type": "text/plain" });
-        res.end("not found\n");
+        const r = res as import("node:http").ServerResponse;
+        r.writeHead(404, { "content-type": "text/plain" });
+        r.end("not found\n");
       },
-    }) as never,
+    }),
   );
 
   return {

@@ -163,7 +163,12 @@ export function createStreamHandlers(deps: StreamHandlerDeps) {
       const frames = requests[Symbol.asyncIterator]();
       let session: DeviceSession;
       try {
-        const first = await frames.next();
+        let first: IteratorResult<ConnectRequest>;
+        try {
+          first = await frames.next();
+        } catch {
+          throw connectError(Code.InvalidArgument, "MALFORMED_FRAME", "could not decode the hello frame");
+        }
         if (first.done || first.value.frame.case !== "hello") {
           throw connectError(Code.InvalidArgument, "HELLO_REQUIRED", "the first frame must be a hello");
         }

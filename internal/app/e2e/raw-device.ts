@@ -1,4 +1,4 @@
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { AuthService } from "../../../gen/chat/v1/auth_service_pb.ts";
@@ -22,7 +22,7 @@ export interface RawDevice {
   readonly events: ServerEvent[];
   /** Opens a bidi stream with the given cursors; resolves after SyncComplete. */
   connect(cursors?: { conversationId: string; seq: number }[]): Promise<void>;
-  send(frame: ConnectRequest["frame"]): void;
+  send(frame: MessageInitShape<typeof ConnectRequestSchema>["frame"]): void;
   /** Ends the stream from the client side. */
   disconnect(): Promise<void>;
   /** Resolves with the first recorded event (from index `from`) matching; rejects after timeoutMs. */
