@@ -113,7 +113,9 @@ export async function newDevice(
     },
     send(frame) {
       const req = create(ConnectRequestSchema, { frame });
-      if (outbox) outbox(req);
+      const deliver = outbox;
+      outbox = undefined; // one waiting generator takes one frame; the rest queue
+      if (deliver) deliver(req);
       else queue.push(req);
     },
     async disconnect() {
@@ -136,7 +138,7 @@ export async function newDevice(
         };
         const timer = setTimeout(() => {
           waiters.delete(check);
-          reject(new Error(`timed out after ${timeoutMs} ms; events: ${events.map((e) => e.event.case).join(",")}`));
+          reject(new Error(`timed out after ${timeoutMs} ms; events: ${events.map((e) => e.event.case + (e.event.case === "reconnect" || e.event.case === "error" ? JSON.stringify(e.event.value, (_k, v) => (typeof v === "bigint" ? String(v) : v)) : "")).join(",")}; stream error: ${String(streamError)}`));
         }, timeoutMs);
         if (!check()) waiters.add(check);
       });
