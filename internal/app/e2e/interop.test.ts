@@ -24,7 +24,7 @@ function nativeChatClient(url: string) {
     oneofs: true,
   });
   const pkg = grpc.loadPackageDefinition(def) as unknown as {
-    chat: { v1: { ChatService: new (addr: string, creds: grpc.ChannelCredentials) => grpc.Client & Record<string, Function> } };
+    chat: { v1: { ChatService: new (addr: string, creds: grpc.ChannelCredentials) => grpc.Client & { Connect(): grpc.ClientDuplexStream<object, { event: unknown }> } } };
   };
   return new pkg.chat.v1.ChatService(url.replace("http://", ""), grpc.credentials.createInsecure());
 }
@@ -57,7 +57,7 @@ test("a native @grpc/grpc-js client and a Connect-Web style client (HTTP/1.1, su
   // Native side: grpc-js bidi stream with metadata-less hello auth.
   const client = nativeChatClient(server.url);
   const nativeEvents: any[] = [];
-  const call = client.Connect() as grpc.ClientDuplexStream<any, any>;
+  const call = client.Connect();
   call.on("data", (r: any) => nativeEvents.push(r.event));
   call.on("error", () => undefined);
   call.write({ hello: { token: native.token, cursors: [] } });
