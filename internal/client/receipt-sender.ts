@@ -34,6 +34,7 @@ export interface ReceiptSender {
   stop(): void;
 }
 
+/** Creates a sender that acts on whatever stream `deps.link` returns at the time. */
 export function createReceiptSender(
   cfg: ReceiptSenderConfig,
   deps: {

@@ -16,6 +16,7 @@ export interface SendPump {
   kick(): void;
 }
 
+/** Creates a pump with no stream attached. */
 export function createSendPump(cfg: { readonly maxInFlight: number }, deps: { readonly outbox: Outbox }): SendPump {
   let link: StreamLink | undefined;
   /**

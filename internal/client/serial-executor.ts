@@ -9,6 +9,7 @@ export interface SerialExecutor {
   run<T>(task: () => Promise<T>): Promise<T>;
 }
 
+/** Creates an idle executor. */
 export function createSerialExecutor(): SerialExecutor {
   let tail: Promise<unknown> = Promise.resolve();
   return {

@@ -30,6 +30,7 @@ export interface SyncEngine {
   presence(userId: string): PresenceView | undefined;
 }
 
+/** Collaborators of the sync engine, shared with the chat client that owns them. */
 export interface SyncEngineDeps {
   readonly userId: string;
   readonly api: Client<typeof ChatService>;
@@ -43,6 +44,10 @@ export interface SyncEngineDeps {
   readonly discovered: () => void;
 }
 
+/**
+ * Creates the engine. `historyPageSize` bounds each GetHistory page used to
+ * fill gaps.
+ */
 export function createSyncEngine(cfg: { readonly historyPageSize: number }, deps: SyncEngineDeps): SyncEngine {
   const { replica, outbox, emitter, userId } = deps;
   const presences = new Map<string, PresenceView>();

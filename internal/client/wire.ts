@@ -21,6 +21,7 @@ export const fromWireInt = (value: bigint): number => Number(value);
 /** A seq for the wire. */
 export const toWireInt = (value: number): bigint => BigInt(Math.trunc(value));
 
+/** A wire message as the SDK stores it. */
 export function messageFromWire(m: Message): ChatMessage {
   return {
     conversationId: m.conversationId,
@@ -36,6 +37,7 @@ export function messageFromWire(m: Message): ChatMessage {
   };
 }
 
+/** Receipt watermarks as numbers. */
 export function receiptFromWire(r: Receipt): ReceiptRecord {
   return {
     conversationId: r.conversationId,
@@ -45,10 +47,12 @@ export function receiptFromWire(r: Receipt): ReceiptRecord {
   };
 }
 
+/** Presence with its last-seen time as a number. */
 export function presenceFromWire(p: Presence): PresenceView {
   return { userId: p.userId, online: p.online, lastSeenMs: fromWireInt(p.lastSeenMs) };
 }
 
+/** The part of a listed conversation the device keeps as metadata. */
 export function metaFromWire(c: Conversation): ConversationMeta {
   return { conversationId: c.conversationId, peerUserId: c.peerUserId, peerUsername: c.peerUsername };
 }
