@@ -76,6 +76,7 @@ export function createGateway(cfg: GatewayConfig, deps: GatewayDeps): Gateway {
     logger,
     idleTimeoutMs: cfg.idleTimeoutMs,
     heartbeatIntervalMs: cfg.heartbeatIntervalMs,
+    rateLimitRetryMs: Math.ceil(1000 / cfg.sendRatePerSec),
   };
   const streams = createStreamHandlers(streamDeps);
   const unary = createUnaryHandlers({ ...streamDeps, hub, store: deps.store, accounts: deps.accountStore, views });

@@ -23,6 +23,8 @@ export interface StreamHandlerDeps {
   idleTimeoutMs: number;
   /** Subscribe streams get a keepalive Pong this often. */
   heartbeatIntervalMs: number;
+  /** Suggested wait after a rate-limited stream send (one token's refill time). */
+  rateLimitRetryMs: number;
 }
 
 /** Reads `authorization: Bearer <token>` (or the fallback) and verifies it. */
@@ -134,6 +136,12 @@ export function createStreamHandlers(deps: StreamHandlerDeps) {
         } catch (err) {
           if (err instanceof BackendUnavailableError) {
             session.close({ code: Code.Unavailable, reason: "LOG_UNAVAILABLE", message: "log unavailable; retry", retryAfterMs: 500 });
+            return;
+          }
+          if (frame.case === "send" && err instanceof DomainError && err.reason === "RATE_LIMITED") {
+            // Refusing one send while the next ones go through would reorder
+            // the device's outbox: end the stream, the client resumes later.
+            session.close({ code: Code.ResourceExhausted, reason: "RATE_LIMITED", message: err.message, retryAfterMs: deps.rateLimitRetryMs });
             return;
           }
           const ce = toConnectError(err, logger);
