@@ -1,0 +1,35 @@
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { createChatClient, createMemoryStorage, login, register, type ChatClient, type ReceiveMode } from "../../client/index.ts";
+
+/** An SDK device for scenario tests: a ChatClient running against `url`. */
+export interface SdkDevice {
+  readonly client: ChatClient;
+  readonly userId: string;
+  readonly deviceId: string;
+  stop(): Promise<void>;
+}
+
+const PASSWORD = "correct horse battery";
+const transportFor = (url: string, mode: ReceiveMode) =>
+  mode === "bidi" ? createGrpcTransport({ baseUrl: url }) : createConnectTransport({ baseUrl: url, httpVersion: "1.1" });
+
+/** Registers the user if needed, logs in a new device and runs its client (fast backoff for tests). */
+export async function openSdkDevice(url: string, username: string, mode: ReceiveMode = "bidi"): Promise<SdkDevice> {
+  await register(transportFor(url, "bidi"), username, PASSWORD).catch(() => undefined);
+  const session = await login(transportFor(url, "bidi"), { username, password: PASSWORD, deviceName: "sdk" });
+  const client = await createChatClient(
+    { userId: session.userId, token: session.token, mode, backoff: { baseMs: 20, maxMs: 250 } },
+    { transport: transportFor(url, mode), storage: createMemoryStorage() },
+  );
+  const stop = new AbortController();
+  const running = client.run(stop.signal);
+  return {
+    client,
+    userId: session.userId,
+    deviceId: session.deviceId,
+    async stop() {
+      stop.abort();
+      await running;
+    },
+  };
+}
