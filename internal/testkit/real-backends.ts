@@ -1,0 +1,55 @@
+import { describe, test } from "bun:test";
+
+/**
+ * Where the real servers for the real-backend suites are. `npm test`
+ * (scripts/test.sh) starts Kafka, Cassandra and Redis with
+ * scripts/infra/services.sh and exports these variables.
+ */
+export interface RealBackends {
+  /** CHAT_TEST_KAFKA: "host:port[,host:port]" */
+  readonly kafka?: { readonly brokers: string[] };
+  /** CHAT_TEST_CASSANDRA: "host:port" (datacenter1) */
+  readonly cassandra?: { readonly contactPoints: string[]; readonly localDataCenter: string };
+  /** CHAT_TEST_REDIS: "redis://host:port/db" */
+  readonly redis?: { readonly url: string };
+}
+
+export type BackendName = keyof RealBackends;
+
+export function realBackends(env: Record<string, string | undefined> = process.env): RealBackends {
+  return {
+    ...(env.CHAT_TEST_KAFKA ? { kafka: { brokers: env.CHAT_TEST_KAFKA.split(",") } } : {}),
+    ...(env.CHAT_TEST_CASSANDRA
+      ? { cassandra: { contactPoints: env.CHAT_TEST_CASSANDRA.split(","), localDataCenter: "datacenter1" } }
+      : {}),
+    ...(env.CHAT_TEST_REDIS ? { redis: { url: env.CHAT_TEST_REDIS } } : {}),
+  };
+}
+
+/**
+ * A describe block for a suite that needs real servers. When one is not
+ * configured: in CI (CI=true) the suite FAILS — a real-backend suite that did
+ * not run is a failure; locally it is skipped, saying which variable to set.
+ */
+export function describeWithBackends(
+  title: string,
+  needs: readonly BackendName[],
+  body: (backends: Required<Pick<RealBackends, (typeof needs)[number]>>) => void,
+): void {
+  const backends = realBackends();
+  const missing = needs.filter((n) => backends[n] === undefined);
+  if (missing.length === 0) {
+    describe(`${title} [real ${needs.join("+")}]`, () => body(backends as never));
+    return;
+  }
+  const reason = `needs ${missing.join(", ")} (set ${missing.map(envName).join(", ")} or run npm test)`;
+  if (process.env.CI) {
+    test(`${title}: ${reason}`, () => {
+      throw new Error(`real-backend suite did not run in CI: ${reason}`);
+    });
+  } else {
+    describe.skip(`${title} (skipped: ${reason})`, () => test("not run", () => undefined));
+  }
+}
+
+const envName = (n: BackendName) => `CHAT_TEST_${n.toUpperCase()}`;
