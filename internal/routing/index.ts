@@ -1,1 +1,2 @@
 export type { RoutingTable, RouteEntry } from "./routing-table.ts";
+export type { GatewayRegistry } from "./gateway-registry.ts";
