@@ -34,8 +34,40 @@ export interface AuthConfig {
   readonly tokenTtlMs: number;
 }
 
+/** Where the ports' adapters live: chosen by URL scheme (internal/app/backends.ts). */
+export interface BackendsConfig {
+  /** `embedded:<file>` (default `<dataDir>/log.db`) or `kafka://host:port[,..]?topic=messages&partitions=12`. */
+  readonly logUrl: string;
+  /** `sqlite:<file>` (default `<dataDir>/store.db`) or `cassandra://host:port[,..]/keyspace?dc=datacenter1`. */
+  readonly storeUrl: string;
+  /** `memory:` (single process) or `redis://host:port/db`: routing, presence and the gateway registry. */
+  readonly redisUrl: string;
+}
+
+/** The gateway's internal push endpoint (distributed mode: workers stream deliveries to it). */
+export interface PushConfig {
+  readonly host: string;
+  /** 0 = any free port; the actual address is announced in the gateway registry. */
+  readonly port: number;
+  /** Host other processes use to reach this gateway (defaults to `host`). */
+  readonly advertiseHost: string;
+  readonly registryTtlMs: number;
+}
+
+export interface WorkerConfig {
+  readonly memberId: string;
+  readonly groupId: string;
+  /** Topic generation: the high part of every seq (docs/sequencing.md). */
+  readonly generation: number;
+  /** Health/readiness HTTP port of a worker process (0 = any, -1 = none). */
+  readonly httpPort: number;
+}
+
 export interface Config {
   readonly dataDir: string;
+  readonly backends: BackendsConfig;
+  readonly push: PushConfig;
+  readonly worker: WorkerConfig;
   readonly logPartitions: number;
   readonly logLevel: string;
   readonly gateway: GatewayConfig;
@@ -79,8 +111,27 @@ export function loadConfig(env: Source, overrides: DeepPartial<Config> = {}): Co
   const str = (name: string, def: string): string => env[name] || def;
 
   const heartbeatIntervalMs = int("HEARTBEAT_INTERVAL_MS", 15_000, 100, 600_000);
+  const dataDir = overrides.dataDir ?? str("DATA_DIR", "./data");
+  const pushHost = str("PUSH_HOST", "127.0.0.1");
   const base: Config = {
-    dataDir: str("DATA_DIR", "./data"),
+    dataDir,
+    backends: {
+      logUrl: str("LOG_URL", `embedded:${dataDir}/log.db`),
+      storeUrl: str("STORE_URL", `sqlite:${dataDir}/store.db`),
+      redisUrl: str("REDIS_URL", "memory:"),
+    },
+    push: {
+      host: pushHost,
+      port: int("PUSH_PORT", 0, 0, 65535),
+      advertiseHost: str("PUSH_ADVERTISE_HOST", pushHost),
+      registryTtlMs: int("GATEWAY_REGISTRY_TTL_MS", 15_000, 1_000, 3_600_000),
+    },
+    worker: {
+      memberId: str("WORKER_ID", `worker-${process.pid}`),
+      groupId: str("WORKER_GROUP", "workers"),
+      generation: int("SEQ_GENERATION", 0, 0, 8191),
+      httpPort: int("WORKER_HTTP_PORT", -1, -1, 65535),
+    },
     logPartitions: int("LOG_PARTITIONS", 12, 1, 4096),
     logLevel: str("LOG_LEVEL", "info"),
     gateway: {
@@ -111,6 +162,13 @@ export function loadConfig(env: Source, overrides: DeepPartial<Config> = {}): Co
       tokenTtlMs: int("TOKEN_TTL_MS", 30 * 24 * 3_600_000, 1_000, 365 * 24 * 3_600_000),
     },
   };
+  for (const [name, url, schemes] of [
+    ["LOG_URL", base.backends.logUrl, ["embedded:", "kafka:"]],
+    ["STORE_URL", base.backends.storeUrl, ["sqlite:", "cassandra:"]],
+    ["REDIS_URL", base.backends.redisUrl, ["memory:", "redis:"]],
+  ] as const) {
+    if (!schemes.some((sch) => url.startsWith(sch))) problems.push(`${name}=${url}: expected one of ${schemes.join(" ")}`);
+  }
   if (base.auth.secret !== undefined && base.auth.secret.length < 32) {
     problems.push("AUTH_SECRET: must be at least 32 characters");
   }
