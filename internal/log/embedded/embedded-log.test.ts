@@ -6,7 +6,6 @@ import { describeMessageLog } from "../message-log.conformance.ts";
 import type { MessageLog } from "../message-log.ts";
 import { assignPartitions } from "./assign-partitions.ts";
 import { createEmbeddedLog } from "./index.ts";
-import { createKafkaPartitioner, murmur2 } from "./kafka-partitioner.ts";
 
 const PARTITIONS = 4;
 
@@ -66,24 +65,6 @@ describe("createEmbeddedLog", () => {
     );
     expect(positions.flat().map((position) => position.offset)).toEqual(Array.from({ length: 100 }, (_, i) => i));
     await log.close();
-  });
-});
-
-describe("murmur2", () => {
-  // Kafka's UtilsTest.testMurmur2 vectors: same hash, same partition as a Kafka producer.
-  test.each([
-    ["21", -973932308],
-    ["foobar", -790332482],
-    ["a-little-bit-long-string", -985981536],
-    ["a-little-bit-longer-string", -1486304829],
-    ["lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971],
-    ["abc", 479470107],
-  ])("hashes %p like Kafka", (input, expected) => {
-    expect(murmur2(new TextEncoder().encode(input))).toBe(expected);
-  });
-
-  test("partitions like Kafka's default partitioner", () => {
-    expect(createKafkaPartitioner(1 << 30)("21")).toBe((-973932308 & 0x7fffffff) % (1 << 30));
   });
 });
 

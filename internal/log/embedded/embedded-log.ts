@@ -1,7 +1,7 @@
 import pino, { type Logger } from "pino";
 import type { LogPosition, MessageLog } from "../message-log.ts";
 import { createConsumerGroups } from "./consumer-groups.ts";
-import { createKafkaPartitioner } from "./kafka-partitioner.ts";
+import { createKafkaPartitioner } from "../kafka-partitioner.ts";
 import { openSqliteLogStorage } from "./sqlite-log-storage.ts";
 
 /** Where the embedded log lives and how it is partitioned. */

@@ -5,7 +5,9 @@
  * Matching Kafka (rather than any stable hash) means a conversation lands in
  * the same partition number whether the embedded log or a Kafka/Redpanda topic
  * with the same partition count is in use, so switching adapters or comparing
- * traces across them needs no translation.
+ * traces across them needs no translation. Both adapters use this module: the
+ * Kafka adapter computes the partition itself and produces to it explicitly,
+ * so its `partitionOf` cannot drift from where the records really go.
  */
 
 const SEED = 0x9747b28c;
