@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { asDeviceId, asGatewayId } from "../../domain/index.ts";
+import { describePushLink } from "../push-link.conformance.ts";
 import type { Delivery } from "../push-link.ts";
 import { createLocalPushHub } from "./local-push-hub.ts";
 
@@ -63,4 +64,16 @@ describe("local push hub", () => {
     batch.push(evict("d2", "s2"));
     expect(received).toEqual([evict("d1", "s1")]);
   });
+});
+
+describePushLink("local push hub", async () => {
+  const hub = createLocalPushHub();
+  return {
+    link: hub,
+    startGateway: async (gatewayId, sink) => {
+      const detach = hub.attach(gatewayId, sink);
+      return async () => detach();
+    },
+    dispose: async () => {},
+  };
 });
