@@ -1,1 +1,2 @@
 export { createMemoryRoutingTable } from "./memory-routing.ts";
+export { createMemoryGatewayRegistry } from "./memory-gateway-registry.ts";
