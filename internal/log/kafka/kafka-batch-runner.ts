@@ -1,0 +1,147 @@
+import type { EachBatchPayload, KafkaMessage } from "kafkajs";
+import type { Logger } from "pino";
+import type { ConsumeOptions, LogRecord } from "../message-log.ts";
+import { isGenerationLost } from "./kafka-client.ts";
+
+/**
+ * One group generation of a member as this process saw it. Its controller aborts when the
+ * generation ends (rebalance noticed, new assignment, crash, stop): every batch started in
+ * it sees its signal abort, and nothing started in it commits afterwards.
+ */
+export interface Generation {
+  readonly controller: AbortController;
+  /** The kafkajs error that showed the generation was lost, rethrown so that kafkajs rejoins at once. */
+  lostBy?: unknown;
+}
+
+export interface BatchRunnerParams {
+  readonly topic: string;
+  readonly options: ConsumeOptions;
+  /** The member's stop signal (consume() signal or log close). */
+  readonly stop: AbortSignal;
+  readonly currentGeneration: () => Generation;
+  readonly heartbeatIntervalMs: number;
+}
+
+/** kafkajs' eachBatch for one member, plus the per-partition retry timers it owns. */
+export interface BatchRunner {
+  eachBatch(payload: EachBatchPayload): Promise<void>;
+  /** Cancels pending retry timers; the member is leaving. */
+  close(): void;
+}
+
+const DEFAULT_MAX_BATCH_RECORDS = 500;
+const MIN_RETRY_DELAY_MS = 50;
+const MAX_RETRY_DELAY_MS = 1_000;
+
+/**
+ * Hands kafkajs batches to the handler in chunks of at most maxBatchRecords and commits each
+ * chunk's end offset only after the handler resolved for it.
+ *
+ * Rules this exists to keep:
+ * - commit only after the handler resolved, with the generation the batch started in still
+ *   current and the signal not aborted: a revoked or stopping member never commits past
+ *   records that the next owner has not seen (the broker also refuses a stale generation's
+ *   commit once the group has moved on);
+ * - while the handler runs, heartbeat: a long batch neither lets the session expire nor
+ *   hides a rebalance, which aborts the batch's signal;
+ * - a failed chunk is not resolved, so the partition is fetched again from it; meanwhile the
+ *   partition is paused for a growing delay, so a poison record neither spins the CPU nor
+ *   holds up the other partitions of the fetch (kafkajs only fetches again once every batch of
+ *   the previous fetch returned).
+ */
+export function createBatchRunner(params: BatchRunnerParams, deps: { logger: Logger }): BatchRunner {
+  const { topic, options, stop, currentGeneration, heartbeatIntervalMs } = params;
+  const maxBatchRecords = options.maxBatchRecords ?? DEFAULT_MAX_BATCH_RECORDS;
+  const retryDelayMs = new Map<number, number>();
+  const retryTimers = new Set<ReturnType<typeof setTimeout>>();
+
+  function retryLater(partition: number, pause: () => () => void): void {
+    const delayMs = retryDelayMs.get(partition) ?? MIN_RETRY_DELAY_MS;
+    retryDelayMs.set(partition, Math.min(delayMs * 2, MAX_RETRY_DELAY_MS));
+    const resume = pause();
+    const timer = setTimeout(() => {
+      retryTimers.delete(timer);
+      resume();
+    }, delayMs);
+    retryTimers.add(timer);
+  }
+
+  /** Runs the handler on one chunk; true when it resolved and the chunk is committed. */
+  async function handleChunk(payload: EachBatchPayload, records: LogRecord[], generation: Generation): Promise<boolean> {
+    const partition = payload.batch.partition;
+    const signal = AbortSignal.any([stop, generation.controller.signal]);
+    const firstOffset = records[0]!.offset;
+    const lastOffset = records[records.length - 1]!.offset;
+    const logger = deps.logger.child({ partition, firstOffset, lastOffset });
+    const heartbeats = setInterval(() => {
+      payload.heartbeat().catch((err: unknown) => {
+        if (isGenerationLost(err)) loseGeneration(generation, err);
+        else logger.debug({ err }, "kafka heartbeat failed");
+      });
+    }, heartbeatIntervalMs);
+    try {
+      await Promise.resolve().then(() => options.handler({ partition, records, signal }));
+    } catch (err) {
+      if (signal.aborted) return false;
+      logger.error({ err, retryDelayMs: retryDelayMs.get(partition) ?? MIN_RETRY_DELAY_MS }, "log batch handler failed");
+      retryLater(partition, payload.pause);
+      return false;
+    } finally {
+      clearInterval(heartbeats);
+    }
+    // Finished after the partition was revoked or the member began to stop: the next owner
+    // starts at the last commit and must see this chunk again.
+    if (signal.aborted || currentGeneration() !== generation) return false;
+    try {
+      const offset = String(lastOffset + 1);
+      await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
+    } catch (err) {
+      if (isGenerationLost(err)) {
+        loseGeneration(generation, err);
+        return false;
+      }
+      // Handled but not committed: hand the chunk over again rather than run ahead of the
+      // committed offset; handlers tolerate redelivery (they dedup).
+      logger.warn({ err }, "kafka offset commit failed");
+      retryLater(partition, payload.pause);
+      return false;
+    }
+    payload.resolveOffset(String(lastOffset));
+    retryDelayMs.delete(partition);
+    return true;
+  }
+
+  return {
+    async eachBatch(payload) {
+      const generation = currentGeneration();
+      const records = payload.batch.messages.map((message) => toLogRecord(payload.batch.partition, message));
+      for (let start = 0; start < records.length; start += maxBatchRecords) {
+        if (stop.aborted || generation.controller.signal.aborted) break;
+        const handled = await handleChunk(payload, records.slice(start, start + maxBatchRecords), generation);
+        if (!handled) break;
+      }
+      // A lost generation must end this fetch round with kafkajs' own error: that is what makes
+      // it rejoin now, after every batch of the round returned (none of them committing).
+      if (generation.lostBy !== undefined && !stop.aborted) throw generation.lostBy;
+    },
+    close() {
+      for (const timer of retryTimers) clearTimeout(timer);
+      retryTimers.clear();
+    },
+  };
+}
+
+function loseGeneration(generation: Generation, err: unknown): void {
+  generation.lostBy ??= err;
+  generation.controller.abort(err);
+}
+
+function toLogRecord(partition: number, message: KafkaMessage): LogRecord {
+  return {
+    partition,
+    offset: Number(message.offset),
+    key: message.key?.toString("utf8") ?? "",
+    value: message.value ?? new Uint8Array(0),
+  };
+}
