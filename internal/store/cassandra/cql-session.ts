@@ -1,0 +1,149 @@
+import { Client, errors, types, type QueryOptions } from "cassandra-driver";
+import { BackendUnavailableError } from "../../domain/index.ts";
+import type { CassandraConsistency, CassandraStoreConfig } from "./cassandra-config.ts";
+
+const BACKEND = "cassandra";
+
+/** A CQL row as the driver returns it (columns by name). */
+export type CqlRow = types.Row;
+/** One statement of a batch. */
+export interface CqlStatement {
+  readonly query: string;
+  readonly params: readonly unknown[];
+}
+
+/**
+ * The one door to the driver for the store: every statement is prepared
+ * (the driver caches the prepared id per query string and routes each
+ * execution to a replica of its partition: token-aware by default), runs at
+ * the configured consistency, and every failure leaves as the port's error.
+ */
+export interface CqlSession {
+  /** Runs one statement and returns its first page of rows. */
+  rows(op: string, query: string, params: readonly unknown[], options?: QueryOptions): Promise<CqlRow[]>;
+  /** Runs one statement and pages through every row, `pageSize` at a time. */
+  allRows(op: string, query: string, params: readonly unknown[], pageSize: number): Promise<CqlRow[]>;
+  /** An unlogged batch: meant for statements of one partition, applied as one mutation. */
+  batch(op: string, statements: readonly CqlStatement[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+const CONSISTENCY: Record<CassandraConsistency, number> = {
+  LOCAL_QUORUM: types.consistencies.localQuorum,
+  QUORUM: types.consistencies.quorum,
+  EACH_QUORUM: types.consistencies.eachQuorum,
+  LOCAL_ONE: types.consistencies.localOne,
+  ONE: types.consistencies.one,
+  ALL: types.consistencies.all,
+};
+
+/** The driver client for `cfg`, not yet connected; `keyspace` undefined for keyspace DDL. */
+export function createDriverClient(cfg: CassandraStoreConfig, keyspace: string | undefined): Client {
+  return new Client({
+    contactPoints: [...cfg.contactPoints],
+    localDataCenter: cfg.localDataCenter,
+    ...(keyspace !== undefined ? { keyspace } : {}),
+    // Protocol v4: what Cassandra 5.0 and this driver agree on without the
+    // v5 framing negotiation (see docs/infra.md).
+    protocolOptions: { maxVersion: types.protocolVersion.v4 },
+    socketOptions: { readTimeout: cfg.requestTimeoutMs ?? 12_000, connectTimeout: 5_000 },
+    queryOptions: {
+      consistency: CONSISTENCY[cfg.consistency],
+      serialConsistency: types.consistencies.localSerial,
+      prepare: true,
+      // Every statement of the store is idempotent (rows are identical on
+      // repeat, registers take the max by write timestamp), so the driver may
+      // retry one after a timeout. The username claim (an LWT) opts out.
+      isIdempotent: true,
+    },
+    monitorReporting: { enabled: false },
+  });
+}
+
+/** Opens a session; rejects with BackendUnavailableError if no node answers. */
+export async function openCqlSession(cfg: CassandraStoreConfig, keyspace: string | undefined): Promise<CqlSession> {
+  const client = createDriverClient(cfg, keyspace);
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.shutdown().catch(() => undefined);
+    throw toPortError("connect", error);
+  }
+  return sessionOf(client);
+}
+
+function sessionOf(client: Client): CqlSession {
+  let closed = false;
+  const guard = async <T>(op: string, body: () => Promise<T>): Promise<T> => {
+    if (closed) throw new BackendUnavailableError(BACKEND, `${op}: store is closed`);
+    try {
+      return await body();
+    } catch (error) {
+      throw toPortError(op, error);
+    }
+  };
+
+  return {
+    rows: (op, query, params, options) =>
+      guard(op, async () => (await client.execute(query, [...params], options)).rows),
+    allRows: (op, query, params, pageSize) =>
+      guard(op, async () => {
+        const out: CqlRow[] = [];
+        let pageState: string | undefined;
+        // Bounded by the data: each page moves strictly forward in the partition.
+        do {
+          const page = pageState ? { pageState } : {};
+          const rs = await client.execute(query, [...params], { fetchSize: pageSize, ...page });
+          out.push(...rs.rows);
+          pageState = rs.pageState ?? undefined;
+        } while (pageState);
+        return out;
+      }),
+    batch: (op, statements) =>
+      guard(op, async () => {
+        await client.batch(
+          statements.map((s) => ({ query: s.query, params: [...s.params] })),
+          { logged: false },
+        );
+      }),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await client.shutdown();
+    },
+  };
+}
+
+/** Response codes that mean "the cluster could not do it now", worth a retry. */
+const TRANSIENT_CODES = new Set<number>([
+  types.responseErrorCodes.unavailableException,
+  types.responseErrorCodes.overloaded,
+  types.responseErrorCodes.isBootstrapping,
+  types.responseErrorCodes.truncateError,
+  types.responseErrorCodes.writeTimeout,
+  types.responseErrorCodes.readTimeout,
+  types.responseErrorCodes.readFailure,
+  types.responseErrorCodes.writeFailure,
+]);
+
+/**
+ * Unreachable nodes, timeouts and overload become BackendUnavailableError
+ * (the worker retries and does not commit offsets). Anything else (a CQL
+ * syntax error, a missing table) is a bug or a deploy mistake and is thrown
+ * as is, so it is not retried forever.
+ */
+export function toPortError(op: string, error: unknown): unknown {
+  const transient =
+    error instanceof errors.NoHostAvailableError ||
+    error instanceof errors.OperationTimedOutError ||
+    error instanceof errors.BusyConnectionError ||
+    (error instanceof errors.ResponseError && TRANSIENT_CODES.has(error.code));
+  if (!transient) return error;
+  const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
+  return new BackendUnavailableError(BACKEND, `${op}: ${message}`, { cause: error });
+}
+
+/** True for the server's "no such keyspace / table" answer: the schema is not there (yet). */
+export function isSchemaMissing(error: unknown): boolean {
+  return error instanceof errors.ResponseError && error.code === types.responseErrorCodes.invalid;
+}
