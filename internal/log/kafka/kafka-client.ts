@@ -10,6 +10,7 @@ import type { ResolvedKafkaLogConfig } from "./kafka-log-config.ts";
  */
 
 const CONNECTION_TIMEOUT_MS = 3_000;
+const BOUNDED_RETRIES_WARNING = "Limiting retries for the idempotent producer may invalidate EoS guarantees";
 const RETRY_INITIAL_MS = 100;
 const RETRY_MAX_MS = 2_000;
 /** Client-side slack over the broker-side produce timeout, so the broker's answer wins the race. */
@@ -43,7 +44,10 @@ function logKafkajsEntry(logger: Logger, entry: LogEntry): void {
   // kafkajs logs every error response of a request ("Response Heartbeat", ...) as ERROR, although
   // the caller handles it (a rebalance is routine); the callers log what matters. Other ERRORs are
   // mostly retried, self-healing conditions, kept as warnings; INFO chatter (joins, pauses) is debug.
-  const handledByCaller = entry.namespace === "Connection" && message.startsWith("Response ");
+  // The idempotent producer's warning about bounded retries is answered by the appender, which
+  // replaces the producer (new producer id) after a send that gave up.
+  const handledByCaller =
+    (entry.namespace === "Connection" && message.startsWith("Response ")) || message === BOUNDED_RETRIES_WARNING;
   if ((entry.level === logLevel.ERROR || entry.level === logLevel.WARN) && !handledByCaller) logger.warn(record, message);
   else logger.debug(record, message);
 }

@@ -84,14 +84,13 @@ export function resolveKafkaLogConfig(cfg: KafkaLogConfig): ResolvedKafkaLogConf
     "sessionTimeoutMs",
     "heartbeatIntervalMs",
     "rebalanceTimeoutMs",
+    "fetchMaxWaitMs",
     "requestTimeoutMs",
   ] as const;
   for (const field of positive) {
     if (!Number.isInteger(resolved[field]) || resolved[field] < 1) problems.push(`${field} must be a positive integer`);
   }
-  for (const field of ["fetchMaxWaitMs", "retries"] as const) {
-    if (!Number.isInteger(resolved[field]) || resolved[field] < 0) problems.push(`${field} must be an integer >= 0`);
-  }
+  if (!Number.isInteger(resolved.retries) || resolved.retries < 0) problems.push("retries must be an integer >= 0");
   if (!Number.isInteger(resolved.replicationFactor) || resolved.replicationFactor === 0 || resolved.replicationFactor < -1) {
     problems.push("replicationFactor must be a positive integer (or -1 for the broker default)");
   }

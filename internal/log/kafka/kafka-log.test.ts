@@ -112,6 +112,42 @@ describeWithBackends("kafka log", ["kafka"], ({ kafka }) => {
       }
     }, 30_000);
 
+    test("keeps its partitions through a batch that outlasts the session timeout (heartbeats while handling)", async () => {
+      const topic = uniqueTopic();
+      const cfg = testConfig(kafka.brokers, topic, 2);
+      const log = await createKafkaLog(cfg, { logger });
+      const controller = new AbortController();
+      const handled: string[] = [];
+      let revocations = 0;
+      try {
+        const positions = await log.append([{ key: "k", value: new Uint8Array([1]) }]);
+        const done = log.consume(
+          {
+            groupId: "g",
+            memberId: "slow",
+            handler: async (batch) => {
+              if (handled.length === 0) await sleep(cfg.sessionTimeoutMs! + 1_500);
+              handled.push(...batch.records.map((record) => `${record.partition}:${record.offset}`));
+            },
+            onRevoked: () => revocations++,
+          },
+          controller.signal,
+        );
+        await waitUntil(() => handled.length > 0, 20_000);
+        await log.append([{ key: "k", value: new Uint8Array([2]) }]);
+        await waitUntil(() => handled.length >= 2, 10_000);
+        controller.abort();
+        await done;
+        expect(handled[0]).toBe(`${positions[0]!.partition}:${positions[0]!.offset}`);
+        expect(new Set(handled).size).toBe(handled.length);
+        expect(revocations).toBe(1); // only the final leave
+      } finally {
+        controller.abort();
+        await log.close();
+        await dropTopic(topic);
+      }
+    }, 60_000);
+
     test("rejects with BackendUnavailableError when no broker answers", async () => {
       const cfg = { ...testConfig([`127.0.0.1:${await closedPort()}`], uniqueTopic()), retries: 1 };
       await expect(createKafkaLog(cfg, { logger })).rejects.toBeInstanceOf(BackendUnavailableError);
@@ -145,5 +181,18 @@ async function appendWithRetries(log: MessageLog, attempts: number) {
       if (!(err instanceof BackendUnavailableError) || attempt >= attempts) throw err;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls every 20 ms; throws after `timeoutMs`. */
+async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await sleep(20);
   }
 }
