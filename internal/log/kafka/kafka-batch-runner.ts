@@ -10,6 +10,8 @@ import { isGenerationLost } from "./kafka-client.ts";
  */
 export interface Generation {
   readonly controller: AbortController;
+  /** The batches' signal: the member's stop or the end of this generation (one per generation, not per batch). */
+  readonly signal: AbortSignal;
   /** The kafkajs error that showed the generation was lost, rethrown so that kafkajs rejoins at once. */
   lostBy?: unknown;
 }
@@ -21,6 +23,12 @@ export interface BatchRunnerParams {
   readonly stop: AbortSignal;
   readonly currentGeneration: () => Generation;
   readonly heartbeatIntervalMs: number;
+}
+
+/** A generation that ends when `controller` aborts or the member stops. */
+export function newGeneration(stop: AbortSignal): Generation {
+  const controller = new AbortController();
+  return { controller, signal: AbortSignal.any([stop, controller.signal]) };
 }
 
 /** kafkajs' eachBatch for one member, plus the per-partition retry timers it owns. */
@@ -70,7 +78,7 @@ export function createBatchRunner(params: BatchRunnerParams, deps: { logger: Log
   /** Runs the handler on one chunk; true when it resolved and the chunk is committed. */
   async function handleChunk(payload: EachBatchPayload, records: LogRecord[], generation: Generation): Promise<boolean> {
     const partition = payload.batch.partition;
-    const signal = AbortSignal.any([stop, generation.controller.signal]);
+    const signal = generation.signal;
     const firstOffset = records[0]!.offset;
     const lastOffset = records[records.length - 1]!.offset;
     const logger = deps.logger.child({ partition, firstOffset, lastOffset });
@@ -117,7 +125,7 @@ export function createBatchRunner(params: BatchRunnerParams, deps: { logger: Log
       const generation = currentGeneration();
       const records = payload.batch.messages.map((message) => toLogRecord(payload.batch.partition, message));
       for (let start = 0; start < records.length; start += maxBatchRecords) {
-        if (stop.aborted || generation.controller.signal.aborted) break;
+        if (generation.signal.aborted) break;
         const handled = await handleChunk(payload, records.slice(start, start + maxBatchRecords), generation);
         if (!handled) break;
       }

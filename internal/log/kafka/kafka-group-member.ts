@@ -1,7 +1,7 @@
 import type { Consumer, ConsumerRunConfig } from "kafkajs";
 import type { Logger } from "pino";
 import type { ConsumeOptions } from "../message-log.ts";
-import { createBatchRunner, type Generation } from "./kafka-batch-runner.ts";
+import { createBatchRunner, newGeneration } from "./kafka-batch-runner.ts";
 import { createKafkaClient, retryOptions } from "./kafka-client.ts";
 import type { ResolvedKafkaLogConfig } from "./kafka-log-config.ts";
 
@@ -45,7 +45,7 @@ export async function runGroupMember(params: GroupMemberParams, deps: { logger: 
     retry: { ...retryOptions(cfg), restartOnFailure: async () => !signal.aborted },
   });
   const owned = new Set<number>();
-  let generation = newGeneration();
+  let generation = newGeneration(signal);
   const runner = createBatchRunner(
     {
       topic: cfg.topic,
@@ -84,7 +84,7 @@ export async function runGroupMember(params: GroupMemberParams, deps: { logger: 
     joined(assignment) {
       // Batches of the previous generation no longer commit, even for partitions kept.
       generation.controller.abort();
-      generation = newGeneration();
+      generation = newGeneration(signal);
       const next = new Set(assignment[cfg.topic] ?? []);
       const revoked = [...owned].filter((partition) => !next.has(partition));
       const assigned = [...next].filter((partition) => !owned.has(partition)).sort((a, b) => a - b);
@@ -147,10 +147,6 @@ function watchGroup(consumer: Consumer, watcher: GroupWatcher): void {
   consumer.on(GROUP_JOIN, (event) => watcher.joined(event.payload.memberAssignment));
   consumer.on(REBALANCING, () => watcher.rebalancing());
   consumer.on(CRASH, (event) => watcher.crashed(event.payload.error, event.payload.restart));
-}
-
-function newGeneration(): Generation {
-  return { controller: new AbortController() };
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
