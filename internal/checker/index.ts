@@ -1,0 +1,28 @@
+/**
+ * The history checker: drives SDK devices through a seeded workload while
+ * injecting network, device and server faults, records what every device
+ * observed, and verifies DESIGN §3 invariants 1-5 on the whole history.
+ */
+export { runCheck, formatSummary, removeDataDir } from "./run-check.ts";
+export type { CheckDeps, CheckReport } from "./run-check.ts";
+export { defaultCheckConfig, parseCheckArgs } from "./check-config.ts";
+export type { CheckConfig } from "./check-config.ts";
+export { faultKinds } from "./fault-injector.ts";
+export type { FaultKind } from "./fault-injector.ts";
+export { verifyHistory } from "./verify-history.ts";
+export { countNames } from "./violations.ts";
+export type { CountName, Verdict, Violation, ViolationKind } from "./violations.ts";
+export type {
+  FinalConversation,
+  FinalDevice,
+  HeldMessage,
+  History,
+  HistoryConversation,
+  HistoryDevice,
+  Observation,
+  SendRecord,
+  ServerConversation,
+  WatermarkRecord,
+} from "./history.ts";
+export { createPrng } from "./prng.ts";
+export type { Prng } from "./prng.ts";
