@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { loadConfig, type Config, type DeepPartial } from "../config/index.ts";
-import { createEmbeddedApp, type App } from "./embedded-app.ts";
+import { createApp, type App } from "./node.ts";
 
 export interface RunningServer {
   readonly url: string;
@@ -37,8 +37,8 @@ export async function startEmbeddedServer(
       presence: { graceMs: 300, fanoutIntervalMs: 20, ...overrides.presence },
     },
   );
-  const app = createEmbeddedApp(config, { logger: pino({ level: config.logLevel }) });
-  const addr = await app.listen();
+  const app = await createApp(config, ["gateway", "worker"], { logger: pino({ level: config.logLevel }) });
+  const addr = (await app.listen())!;
   const stopper = new AbortController();
   const running = app.run(stopper.signal);
   let stopped: Promise<void> | undefined;

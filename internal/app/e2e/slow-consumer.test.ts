@@ -44,13 +44,13 @@ test("a device that stops reading is cut off (bounded queue) and catches up from
   const deadline = Date.now() + 5_000;
   while (!synced && Date.now() < deadline) await Bun.sleep(5);
   expect(synced).toBe(true);
-  expect(server.app.gateway.hub.get(bob.deviceId as never)).toBeDefined();
+  expect(server.app.gateway!.hub.get(bob.deviceId as never)).toBeDefined();
 
   // Alice sends far more than the queue and the transport windows can hold.
   // How much the transport buffers before backpressure reaches the session
   // depends on the client library's windows, so send until the cut (bounded).
   const text = "x".repeat(8_000);
-  const connected = () => server.app.gateway.hub.get(bob.deviceId as never) !== undefined;
+  const connected = () => server.app.gateway!.hub.get(bob.deviceId as never) !== undefined;
   let sent = 0;
   const cutDeadline = Date.now() + 20_000;
   while (connected() && sent < 3_000 && Date.now() < cutDeadline) {
@@ -59,7 +59,7 @@ test("a device that stops reading is cut off (bounded queue) and catches up from
     if (sent % 100 === 0) await Bun.sleep(20); // let the worker and the pushes catch up
   }
   while (connected() && Date.now() < cutDeadline) await Bun.sleep(20);
-  expect(server.app.gateway.hub.get(bob.deviceId as never)).toBeUndefined();
+  expect(server.app.gateway!.hub.get(bob.deviceId as never)).toBeUndefined();
   call.resume();
   const end = Date.now() + 5_000;
   while (!status && Date.now() < end) await Bun.sleep(20);
