@@ -24,6 +24,8 @@ export type {
   ReceiptRecord,
 } from "./client-storage.ts";
 export { createMemoryStorage } from "./memory-storage.ts";
+export { createIndexedDbStorage } from "./indexeddb-storage.ts";
+export type { IndexedDbStorageConfig, IndexedDbStorageDeps } from "./indexeddb-storage.ts";
 export { computeTick, createConversationState } from "./conversation-state.ts";
 export type { ConversationState, Gap, Tick, Watermarks } from "./conversation-state.ts";
 export { createBackoff, defaultBackoff } from "./backoff.ts";
