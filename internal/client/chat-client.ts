@@ -32,6 +32,8 @@ export interface ChatClientConfig {
   readonly backoff?: BackoffConfig;
   /** Batching window of acks (default 20 ms). */
   readonly ackDelayMs?: number;
+  /** A stream that has not said Welcome within this is abandoned and retried (default 10 s). */
+  readonly openTimeoutMs?: number;
   /** Messages per GetHistory page (default 100). */
   readonly historyPageSize?: number;
   /** Sends on the wire without SendAccepted yet (default 256). */
@@ -160,7 +162,7 @@ export async function createChatClient(cfg: ChatClientConfig, deps: ChatClientDe
   };
 
   const loop = createConnectionLoop(
-    { backoff: cfg.backoff ?? defaultBackoff },
+    { backoff: cfg.backoff ?? defaultBackoff, openTimeoutMs: cfg.openTimeoutMs ?? 10_000 },
     {
       runtime,
       open(signal) {

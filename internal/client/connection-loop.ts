@@ -43,7 +43,7 @@ const describe = (err: unknown): ConnectionFailure => {
  * intervals is aborted as dead.
  */
 export function createConnectionLoop(
-  cfg: { readonly backoff: BackoffConfig },
+  cfg: { readonly backoff: BackoffConfig; readonly openTimeoutMs?: number },
   deps: ConnectionLoopDeps,
 ): { run(signal: AbortSignal): Promise<void> } {
   const { runtime } = deps;
@@ -56,12 +56,22 @@ export function createConnectionLoop(
     let link: StreamLink | undefined;
     let heartbeat: Heartbeat | undefined;
     let dead = false;
+    // Until the Welcome, no heartbeat runs: a request lost on a half-open
+    // connection (or a reused dead keep-alive socket) would wait forever.
+    let cancelOpenTimer: (() => void) | undefined = runtime.timers.after(cfg.openTimeoutMs ?? 10_000, () => {
+      dead = true;
+      stream.abort();
+    });
     try {
       link = deps.open(stream.signal);
       const current = link;
       for await (const event of current.events) {
         heartbeat?.traffic();
         const kind = event.event.case;
+        if (kind === "welcome") {
+          cancelOpenTimer?.();
+          cancelOpenTimer = undefined;
+        }
         if (kind === "welcome" && event.event.value.heartbeatIntervalMs > 0) {
           heartbeat?.stop();
           heartbeat = startHeartbeat(
@@ -92,12 +102,13 @@ export function createConnectionLoop(
       if (!signal.aborted) {
         outcome.penalized = err instanceof RestartStreamError;
         outcome.failure = dead
-          ? { code: "deadline_exceeded", reason: "HEARTBEAT_TIMEOUT", message: "stream silent for 3 heartbeat intervals" }
+          ? { code: "deadline_exceeded", reason: "HEARTBEAT_TIMEOUT", message: "no welcome in time, or stream silent for 3 heartbeat intervals" }
           : err instanceof RestartStreamError
             ? { code: "aborted", reason: "UNSPECIFIED", message: err.message }
             : (outcome.failure ?? describe(err));
       }
     } finally {
+      cancelOpenTimer?.();
       heartbeat?.stop();
       stream.abort();
       signal.removeEventListener("abort", abort);

@@ -23,7 +23,7 @@ export interface LinkOpening {
 export interface StreamLink {
   /** Server events in stream order; ends or throws when the stream does. */
   readonly events: AsyncIterable<ServerEvent>;
-  /** Whether the client's pings travel on this link (bidi), so silence means death. */
+  /** Whether the link carries the client's pings (a bidi frame, or a unary Heartbeat beside a subscribe stream). */
   readonly carriesPings: boolean;
   /** Sends an outbox entry; entries reach the server in call order. */
   send(entry: LocalSend): void;

@@ -56,7 +56,7 @@ export function openSubscribeLink(
 
   return {
     events: events(),
-    carriesPings: false,
+    carriesPings: true,
     send(entry) {
       const { clientMsgId, conversationId, text } = entry;
       sends.push({
@@ -93,7 +93,9 @@ export function openSubscribeLink(
       });
     },
     ping() {
-      // No client-to-server channel on a server stream; liveness is the server's job.
+      // A server stream has no way back: a unary Heartbeat tells the server
+      // this device is still there (it closes Subscribe streams without them).
+      api.heartbeat({}, { signal }).catch(() => undefined);
     },
     close() {
       // The lanes stop with the opener's signal.

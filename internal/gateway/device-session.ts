@@ -30,6 +30,10 @@ export interface DeviceSession {
   /** Live push from a worker or another gateway. */
   deliver(event: Exclude<DeliveryEvent, { type: "evict" }>): void;
   goLive(): void;
+  /** Records a sign of life from the device (a frame or a call). */
+  touch(nowMs: number): void;
+  /** When the device last showed a sign of life. */
+  readonly lastTouchMs: number;
   /** Ends the stream; with a reason, the client gets a Reconnect event then the error. */
   close(end?: { code: Code; reason: Reason; message: string; retryAfterMs?: number }): void;
   /** The outbound stream consumed by the RPC handler; ends (or throws) when closed. */
@@ -43,11 +47,13 @@ export function createDeviceSession(cfg: {
   identity: Identity;
   kind: "bidi" | "subscribe";
   queueLimit: number;
+  nowMs: number;
 }): DeviceSession {
   const queue: ServerEvent[] = [];
   const buffered: Exclude<DeliveryEvent, { type: "evict" }>[] = [];
   const sentUpTo = new Map<ConversationId, Seq>();
   let live = false;
+  let lastTouchMs = cfg.nowMs;
   let closed = false;
   let failure: ConnectError | undefined;
   let wakeReader: (() => void) | undefined;
@@ -104,6 +110,12 @@ export function createDeviceSession(cfg: {
     kind: cfg.kind,
     get closed() {
       return closed;
+    },
+    get lastTouchMs() {
+      return lastTouchMs;
+    },
+    touch(nowMs) {
+      lastTouchMs = nowMs;
     },
     done,
     async sendSync(event, messageSeq) {

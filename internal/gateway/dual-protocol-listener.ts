@@ -20,12 +20,42 @@ export interface DualProtocolListener {
   readonly h2: http2.Http2Server;
 }
 
-export function createDualProtocolListener(handler: Handler): DualProtocolListener {
+export interface LivenessConfig {
+  /** How often each HTTP/2 connection is pinged (and TCP keepalive probes HTTP/1.1 ones). */
+  readonly pingIntervalMs: number;
+  /** A connection whose ping is unanswered this long is destroyed. */
+  readonly pingTimeoutMs: number;
+}
+
+export function createDualProtocolListener(handler: Handler, liveness: LivenessConfig): DualProtocolListener {
   const h2 = http2.createServer({}, handler as never);
   const h1 = http.createServer(handler as never);
   const sockets = new Set<net.Socket>();
+  // A peer that vanished without FIN (half-open) never errors a write until
+  // buffers fill: HTTP/2 PINGs find it within pingTimeoutMs, and destroying the
+  // session aborts its streams, which ends their device sessions.
+  h2.on("session", (session) => {
+    let outstandingSince = 0;
+    const timer = setInterval(() => {
+      if (session.destroyed || session.closed) return clearInterval(timer);
+      if (outstandingSince > 0) {
+        if (Date.now() - outstandingSince >= liveness.pingTimeoutMs) {
+          clearInterval(timer);
+          session.destroy();
+        }
+        return;
+      }
+      outstandingSince = Date.now();
+      const sent = session.ping((err) => {
+        if (!err) outstandingSince = 0;
+      });
+      if (!sent) outstandingSince = 0;
+    }, Math.max(50, Math.min(liveness.pingIntervalMs, liveness.pingTimeoutMs / 2)));
+    session.once("close", () => clearInterval(timer));
+  });
   const front = net.createServer((socket) => {
     sockets.add(socket);
+    socket.setKeepAlive(true, liveness.pingIntervalMs);
     socket.once("close", () => sockets.delete(socket));
     socket.once("data", (chunk: Buffer) => {
       socket.pause();

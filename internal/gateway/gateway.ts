@@ -97,6 +97,7 @@ export function createGateway(cfg: GatewayConfig, deps: GatewayDeps): Gateway {
         r.end("not found\n");
       },
     }),
+    { pingIntervalMs: cfg.heartbeatIntervalMs, pingTimeoutMs: cfg.idleTimeoutMs },
   );
 
   return {

@@ -96,7 +96,7 @@ export function createSessionOpener(
         throw connectError(Code.ResourceExhausted, "TOO_MANY_CONNECTIONS", "gateway is at its connection limit");
       }
       const id = `${cfg.gatewayId}.${deps.clock.nowMs().toString(36)}.${(++sessionCounter).toString(36)}`;
-      const session = createDeviceSession({ id, identity, kind, queueLimit: cfg.queueLimit });
+      const session = createDeviceSession({ id, identity, kind, queueLimit: cfg.queueLimit, nowMs: deps.clock.nowMs() });
       const log = logger.child({ sessionId: id, deviceId: identity.deviceId });
       hub.attach(session);
       // Register for live pushes BEFORE reading the store for catch-up: whatever

@@ -130,6 +130,7 @@ export function createStreamHandlers(deps: StreamHandlerDeps) {
         }
         if (next.done || session.closed) return;
         arm();
+        session.touch(deps.clock.nowMs());
         const frame = next.value.frame;
         try {
           await dispatch(session, frame);
@@ -202,14 +203,18 @@ export function createStreamHandlers(deps: StreamHandlerDeps) {
       }
       ctx.signal.addEventListener("abort", () => session.close(), { once: true });
       // Browsers cannot ping on a server stream: a periodic event keeps proxies
-      // from idling it out, and a dead peer surfaces as a failed write.
-      const keepalive = setInterval(
-        () =>
-          session.sendControl(
-            serverEvent({ case: "pong", value: { $typeName: "chat.v1.Pong", nonce: 0n, serverTimeMs: BigInt(deps.clock.nowMs()) } }),
-          ),
-        deps.heartbeatIntervalMs,
-      );
+      // from idling it out, and the device's Heartbeat calls prove it is still
+      // there; a session without them is a half-open connection and goes.
+      const keepalive = setInterval(() => {
+        const now = deps.clock.nowMs();
+        if (now - session.lastTouchMs > deps.idleTimeoutMs) {
+          session.close({ code: Code.Unavailable, reason: "HEARTBEAT_TIMEOUT", message: "no heartbeat within the idle timeout" });
+          return;
+        }
+        session.sendControl(
+          serverEvent({ case: "pong", value: { $typeName: "chat.v1.Pong", nonce: 0n, serverTimeMs: BigInt(now) } }),
+        );
+      }, deps.heartbeatIntervalMs);
       try {
         for await (const event of session.events()) {
           yield { $typeName: "chat.v1.SubscribeResponse", event };

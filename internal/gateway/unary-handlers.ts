@@ -4,6 +4,7 @@ import {
   AckResponseSchema,
   GetHistoryResponseSchema,
   GetPresenceResponseSchema,
+  HeartbeatResponseSchema,
   ListConversationsResponseSchema,
   MarkReadResponseSchema,
   SendMessageResponseSchema,
@@ -32,7 +33,12 @@ const MAX_PAGE = 200;
 export function createUnaryHandlers(
   deps: StreamHandlerDeps & { hub: SessionHub; store: MessageStore; accounts: AccountStore; views: ConversationViews },
 ) {
-  const who = (ctx: HandlerContext) => authenticate(deps.signer, ctx.requestHeader);
+  // Any authenticated call is a sign of life of the device's Subscribe stream.
+  const who = (ctx: HandlerContext) => {
+    const identity = authenticate(deps.signer, ctx.requestHeader);
+    deps.hub.get(identity.deviceId)?.touch(deps.clock.nowMs());
+    return identity;
+  };
   const { commands, store } = deps;
 
   return {
@@ -63,6 +69,10 @@ export function createUnaryHandlers(
       const users = await commands.assertPeers(identity, req.userIds);
       const states = await deps.presence.lookup(users);
       return create(WatchPresenceResponseSchema, { presences: [...states.values()].map(toWirePresence) });
+    },
+    async heartbeat(_req: unknown, ctx: HandlerContext) {
+      who(ctx);
+      return create(HeartbeatResponseSchema, { serverTimeMs: BigInt(deps.clock.nowMs()) });
     },
     async startConversation(req: StartConversationRequest, ctx: HandlerContext) {
       const identity = who(ctx);

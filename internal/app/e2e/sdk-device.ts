@@ -14,11 +14,16 @@ const transportFor = (url: string, mode: ReceiveMode) =>
   mode === "bidi" ? createGrpcTransport({ baseUrl: url }) : createConnectTransport({ baseUrl: url, httpVersion: "1.1" });
 
 /** Registers the user if needed, logs in a new device and runs its client (fast backoff for tests). */
-export async function openSdkDevice(url: string, username: string, mode: ReceiveMode = "bidi"): Promise<SdkDevice> {
+export async function openSdkDevice(
+  url: string,
+  username: string,
+  mode: ReceiveMode = "bidi",
+  opts: { openTimeoutMs?: number } = {},
+): Promise<SdkDevice> {
   await register(transportFor(url, "bidi"), username, PASSWORD).catch(() => undefined);
   const session = await login(transportFor(url, "bidi"), { username, password: PASSWORD, deviceName: "sdk" });
   const client = await createChatClient(
-    { userId: session.userId, token: session.token, mode, backoff: { baseMs: 20, maxMs: 250 } },
+    { userId: session.userId, token: session.token, mode, backoff: { baseMs: 20, maxMs: 250 }, ...opts },
     { transport: transportFor(url, mode), storage: createMemoryStorage() },
   );
   const stop = new AbortController();
