@@ -90,6 +90,7 @@ export function createGateway(cfg: GatewayConfig, deps: GatewayDeps): Gateway {
     createRpcAdapter({
       routes,
       logger,
+      readMaxBytes: Math.max(64 * 1024, cfg.maxBodyBytes * 4 + 16 * 1024),
       fallback: (req, res) => {
         if (deps.fallback?.(req as never, res as never)) return;
         const r = res as import("node:http").ServerResponse;

@@ -28,8 +28,14 @@ export function createRpcAdapter(opts: {
   routes: (router: ConnectRouter) => void;
   fallback: (req: NodeReq, res: NodeRes) => void;
   logger: Logger;
+  readMaxBytes: number;
 }): (req: NodeReq, res: NodeRes) => void {
-  const router = createConnectRouter({ acceptCompression: [compressionGzip, compressionBrotli] });
+  const router = createConnectRouter({
+    acceptCompression: [compressionGzip, compressionBrotli],
+    // One request message is at most a max-size text plus envelope: anything
+    // far bigger is refused (resource_exhausted) instead of being buffered.
+    readMaxBytes: opts.readMaxBytes,
+  });
   opts.routes(router);
   const paths = new Map<string, UniversalHandler>();
   for (const h of router.handlers) paths.set(h.requestPath, h);
