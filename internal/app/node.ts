@@ -7,6 +7,7 @@ import { createDeliveryWorker } from "../delivery/index.ts";
 import { asGatewayId, systemClock, type Clock } from "../domain/index.ts";
 import { createGateway, type Gateway } from "../gateway/index.ts";
 import { createPresenceService } from "../presence/index.ts";
+import { createWebHandler } from "../web/index.ts";
 import { createGrpcPushLink, startGrpcPushServer, type RunningPushServer } from "../push/grpc/index.ts";
 import type { PushLink } from "../push/index.ts";
 import { createLocalPushHub } from "../push/memory/index.ts";
@@ -57,6 +58,7 @@ export async function createApp(config: Config, roles: readonly Role[], deps: Ap
       { secret: config.auth.secret ?? loadOrCreateDevSecret(config.dataDir), ttlMs: config.auth.tokenTtlMs },
       { clock },
     );
+    const web = createWebHandler({}, { logger: logger.child({ component: "web" }) });
     const presence = createPresenceService(
       { gatewayId, ...config.presence },
       { store: backends.presence, clock, logger: logger.child({ component: "presence" }) },
@@ -73,7 +75,7 @@ export async function createApp(config: Config, roles: readonly Role[], deps: Ap
       presence,
       clock,
       logger,
-      fallback: (req, res) => health(req, res, () => true),
+      fallback: (req, res) => health(req, res, () => true) || web(req, res),
     });
   }
   const worker = roles.includes("worker")
