@@ -5,8 +5,8 @@ import type { Prng } from "./prng.ts";
 import type { ServerHandle } from "./server-handle.ts";
 
 /** Fault families the checker can inject. */
-export type FaultKind = "proxy" | "restart" | "server-restart";
-export const faultKinds: readonly FaultKind[] = ["proxy", "restart", "server-restart"];
+export type FaultKind = "proxy" | "restart" | "server-restart" | "server-crash";
+export const faultKinds: readonly FaultKind[] = ["proxy", "restart", "server-restart", "server-crash"];
 
 /** When and how hard faults hit. */
 export interface FaultConfig {
@@ -25,7 +25,7 @@ export interface FaultInjector {
   run(signal: AbortSignal): Promise<void>;
   /** Ends every network fault, and brings the server back if it is down. */
   heal(): Promise<void>;
-  /** Faults injected so far, by name (down, blackhole, delay, restart, server-restart). */
+  /** Faults injected so far, by name (down, blackhole, delay, restart, server-restart, server-crash). */
   counts(): Record<string, number>;
 }
 
@@ -96,6 +96,13 @@ export function createFaultInjector(
     await server.restart(downMs);
   };
 
+  const serverCrash = async (): Promise<void> => {
+    if (!server.crash) throw new Error("server-crash needs a server in its own process");
+    const downMs = prng.between(0, cfg.maxDownMs);
+    count("server-crash", `server crash (SIGKILL), down ${downMs}ms`);
+    await server.crash(downMs);
+  };
+
   return {
     async run(signal) {
       if (cfg.kinds.length === 0) return;
@@ -107,7 +114,8 @@ export function createFaultInjector(
         if (kind === "proxy") networkFault();
         else if (kind === "restart") {
           if (!(await deviceRestart())) networkFault();
-        } else await serverRestart();
+        } else if (kind === "server-restart") await serverRestart();
+        else await serverCrash();
       }
     },
     async heal() {

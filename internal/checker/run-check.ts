@@ -8,6 +8,7 @@ import type { History } from "./history.ts";
 import { createHistoryRecorder, type RecorderStats } from "./history-recorder.ts";
 import { createPrng } from "./prng.ts";
 import { awaitQuiescence, collectFinalState, type QuiescenceResult } from "./quiescence.ts";
+import { startProcessServer } from "./process-server.ts";
 import { startServerHandle } from "./server-handle.ts";
 import { collectServerState } from "./server-state.ts";
 import { verifyHistory } from "./verify-history.ts";
@@ -51,7 +52,9 @@ export async function runCheck(cfg: CheckConfig, deps: CheckDeps = {}): Promise<
   const dataDir = cfg.dataDir ?? mkdtempSync(join(tmpdir(), "chat-check-"));
   const prng = createPrng(cfg.seed);
   const recorder = createHistoryRecorder({ clock });
-  const server = await startServerHandle({ dataDir: join(dataDir, "server"), heartbeatIntervalMs: cfg.heartbeatIntervalMs });
+  const serverConfig = { dataDir: join(dataDir, "server"), heartbeatIntervalMs: cfg.heartbeatIntervalMs };
+  // Only a server in its own process can be killed mid-write; otherwise keep it in-process (cheaper, one event loop).
+  const server = cfg.faults.includes("server-crash") ? await startProcessServer(serverConfig) : await startServerHandle(serverConfig);
   let fleet: Fleet | undefined;
   try {
     fleet = await createFleet(
@@ -90,6 +93,7 @@ export async function runCheck(cfg: CheckConfig, deps: CheckDeps = {}): Promise<
     const serverState = await collectServerState(server.url, fleet.users, fleet.conversations);
     const history: History = { ...recorder.snapshot(), final, server: serverState };
     const verdict = verifyHistory(history);
+    progress(`observed: ${history.observations.length} observations, ${JSON.stringify(recorder.stats())}`);
     const partial = {
       config: cfg,
       verdict,

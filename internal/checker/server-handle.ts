@@ -14,6 +14,8 @@ export interface ServerHandle {
   isUp(): boolean;
   /** Stops (drains), stays down for `downMs`, and starts again on the same data and port. */
   restart(downMs: number): Promise<void>;
+  /** Kills the server with no drain (SIGKILL) and starts it again; only a server in its own process can. */
+  crash?(downMs: number): Promise<void>;
   /** Starts the server again if a restart left it down. */
   ensureUp(): Promise<void>;
   stop(): Promise<void>;
