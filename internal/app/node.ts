@@ -11,6 +11,7 @@ import { createWebHandler } from "../web/index.ts";
 import { createGrpcPushLink, startGrpcPushServer, type RunningPushServer } from "../push/grpc/index.ts";
 import type { PushLink } from "../push/index.ts";
 import { createLocalPushHub } from "../push/memory/index.ts";
+import { createMetrics, type Metrics } from "../metrics/index.ts";
 import { openBackends, type Backends } from "./backends.ts";
 import { createSplitPushLink } from "./split-push-link.ts";
 
@@ -34,6 +35,8 @@ export interface App {
 export interface AppDeps {
   readonly clock?: Clock;
   readonly logger?: Logger;
+  /** One registry per process; tests running several apps in one process pass their own. */
+  readonly metrics?: Metrics;
 }
 
 /**
@@ -45,6 +48,7 @@ export async function createApp(config: Config, roles: readonly Role[], deps: Ap
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? pino({ level: config.logLevel });
   const backends = await openBackends(config, { clock, logger });
+  const metrics = deps.metrics ?? createMetrics();
   const { log, store, routing, registry } = backends;
   const gatewayId = roles.includes("gateway") ? asGatewayId(config.gateway.gatewayId) : undefined;
 
@@ -75,13 +79,14 @@ export async function createApp(config: Config, roles: readonly Role[], deps: Ap
       presence,
       clock,
       logger,
-      fallback: (req, res) => health(req, res, () => true) || web(req, res),
+      metrics,
+      fallback: (req, res) => health(req, res, () => true, metrics) || web(req, res),
     });
   }
   const worker = roles.includes("worker")
     ? createDeliveryWorker(
         { groupId: config.worker.groupId, memberId: config.worker.memberId, generation: config.worker.generation },
-        { log, store, routing, push, logger },
+        { log, store, routing, push, logger, metrics },
       )
     : undefined;
 
@@ -94,7 +99,7 @@ export async function createApp(config: Config, roles: readonly Role[], deps: Ap
     async listen() {
       if (!gateway && config.worker.httpPort >= 0) {
         healthServer = http.createServer((req, res) => {
-          if (!health(req, res, () => true)) res.writeHead(404).end();
+          if (!health(req, res, () => true, metrics)) res.writeHead(404).end();
         });
         await new Promise<void>((r) => healthServer!.listen(config.worker.httpPort, config.gateway.host, r));
         logger.info({ port: (healthServer.address() as AddressInfo).port }, "worker health endpoint listening");
@@ -139,8 +144,15 @@ export async function createApp(config: Config, roles: readonly Role[], deps: Ap
   }
 }
 
-/** /healthz: the process is up; /readyz: it serves. Returns false for other paths. */
-function health(req: http.IncomingMessage, res: http.ServerResponse, ready: () => boolean): boolean {
+/** /healthz: the process is up; /readyz: it serves; /metrics: Prometheus text. False for other paths. */
+function health(req: http.IncomingMessage, res: http.ServerResponse, ready: () => boolean, metrics: Metrics): boolean {
+  if (req.url === "/metrics") {
+    metrics.registry.metrics().then(
+      (text) => res.writeHead(200, { "content-type": metrics.registry.contentType }).end(text),
+      () => res.writeHead(500).end(),
+    );
+    return true;
+  }
   if (req.url === "/healthz" || req.url === "/readyz") {
     const ok = req.url === "/healthz" || ready();
     res.writeHead(ok ? 200 : 503, { "content-type": "text/plain" });

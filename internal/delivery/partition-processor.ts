@@ -13,6 +13,7 @@ import type { LogBatch } from "../log/index.ts";
 import type { PushLink } from "../push/index.ts";
 import type { RoutingTable } from "../routing/index.ts";
 import type { MessageStore } from "../store/index.ts";
+import type { Metrics } from "../metrics/index.ts";
 import { createPushBatch, type PushBatch } from "./push-batch.ts";
 import { seqOf } from "./sequencing.ts";
 
@@ -21,6 +22,7 @@ export interface PartitionProcessorDeps {
   readonly routing: RoutingTable;
   readonly push: PushLink;
   readonly logger: Logger;
+  readonly metrics?: Metrics;
 }
 
 /** Applies log batches to the store and pushes the results (one per worker process). */
@@ -109,7 +111,9 @@ export function createPartitionProcessor(cfg: { generation: number }, deps: Part
       text: ev.text,
       sentAtMs: ev.acceptedAtMs,
     };
+    const stop = deps.metrics?.storeWriteSeconds.startTimer({ op: "append_message" });
     await store.appendMessage(message);
+    stop?.();
     state.lastSeq.set(conv.id, seq);
     out.toUsers([conv.userA, conv.userB], { type: "message", message });
     out.toDevice(ev.userId, ev.deviceId, {
@@ -141,11 +145,13 @@ export function createPartitionProcessor(cfg: { generation: number }, deps: Part
       const all = await store.getWatermarks(conv.id);
       before = all.get(ev.userId) ?? { deliveredSeq: 0, readSeq: 0 };
     }
+    const stop = deps.metrics?.storeWriteSeconds.startTimer({ op: "advance_watermarks" });
     const after = await store.advanceWatermarks(
       conv.id,
       ev.userId,
       ev.type === "ack" ? { deliveredSeq: target } : { readSeq: target },
     );
+    stop?.();
     state.watermarks.set(key, after);
     if (after.deliveredSeq !== before.deliveredSeq || after.readSeq !== before.readSeq) {
       out.receipt(conv.id, [conv.userA, conv.userB], ev.userId, after);
@@ -156,6 +162,8 @@ export function createPartitionProcessor(cfg: { generation: number }, deps: Part
     async handleBatch(batch) {
       const state = stateOf(batch.partition);
       const out = createPushBatch(deps);
+      deps.metrics?.batchRecords.observe(batch.records.length);
+      let newestAcceptedAtMs = 0;
       try {
         for (const record of batch.records) {
           // A revoked partition stops here; the uncommitted rest goes to the new owner.
@@ -169,6 +177,7 @@ export function createPartitionProcessor(cfg: { generation: number }, deps: Part
             logger.warn({ partition: record.partition, offset: record.offset }, "skipping invalid log record");
             continue;
           }
+          newestAcceptedAtMs = Math.max(newestAcceptedAtMs, ev.acceptedAtMs);
           if (ev.type === "send") await applySend(ev, seq, conv, state, out);
           else await applyReceipt(ev, seq, conv, state, out);
         }
@@ -179,6 +188,9 @@ export function createPartitionProcessor(cfg: { generation: number }, deps: Part
       // Push only after the store writes: a device that receives a message can
       // always fetch it again, and its ack can never outrun the stored head.
       await out.flush();
+      if (deps.metrics && newestAcceptedAtMs > 0) {
+        deps.metrics.consumerLagSeconds.set({ partition: String(batch.partition) }, (Date.now() - newestAcceptedAtMs) / 1000);
+      }
     },
     reset(partitions) {
       for (const p of partitions) states.delete(p);

@@ -2,6 +2,7 @@ import type { ConversationId, DeviceId, GatewayId, UserId, Watermarks } from "..
 import type { Delivery, DeliveryEvent, PushLink } from "../push/index.ts";
 import type { RoutingTable } from "../routing/index.ts";
 import type { Logger } from "pino";
+import type { Metrics } from "../metrics/index.ts";
 
 type Target = { readonly user: UserId; readonly device?: DeviceId };
 
@@ -18,7 +19,7 @@ export interface PushBatch {
   flush(): Promise<void>;
 }
 
-export function createPushBatch(deps: { routing: RoutingTable; push: PushLink; logger: Logger }): PushBatch {
+export function createPushBatch(deps: { routing: RoutingTable; push: PushLink; logger: Logger; metrics?: Metrics }): PushBatch {
   const items: { targets: Target[]; event: DeliveryEvent }[] = [];
   const receiptIndex = new Map<string, number>();
 
@@ -69,6 +70,13 @@ export function createPushBatch(deps: { routing: RoutingTable; push: PushLink; l
             else byGateway.set(r.gatewayId, [d]);
           }
         }
+      }
+      if (deps.metrics) {
+        const now = Date.now();
+        for (const it of items) {
+          if (it.event.type === "message") deps.metrics.deliveryLatencySeconds.observe((now - it.event.message.sentAtMs) / 1000);
+        }
+        for (const d of byGateway.values()) deps.metrics.pushedDeliveries.inc(d.length);
       }
       await Promise.all(
         [...byGateway].map(([gw, deliveries]) =>

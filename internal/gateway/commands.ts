@@ -21,6 +21,7 @@ import type { MessageLog } from "../log/index.ts";
 import type { PushLink } from "../push/index.ts";
 import type { RoutingTable } from "../routing/index.ts";
 import type { MessageStore } from "../store/index.ts";
+import type { Metrics } from "../metrics/index.ts";
 import type { RateLimiter } from "./rate-limiter.ts";
 
 /**
@@ -54,6 +55,7 @@ export function createCommands(
     limiter: RateLimiter;
     clock: Clock;
     logger: Logger;
+    metrics?: Metrics;
   },
 ): Commands {
   const { store, log } = deps;
@@ -84,15 +86,18 @@ export function createCommands(
   }
 
   async function publish(event: ClientEvent): Promise<void> {
+    const stop = deps.metrics?.logAppendSeconds.startTimer();
     try {
       await log.append([{ key: event.conversationId, value: encodeClientEvent(event) }]);
+      stop?.();
+      deps.metrics?.commands.inc({ kind: event.type });
     } catch (err) {
       if (err instanceof BackendUnavailableError) throw err;
       throw new BackendUnavailableError("log", "append failed", { cause: err });
     }
   }
 
-  return {
+  const commands: Commands = {
     conversationFor,
     async send(who, input) {
       if (!isUuidShape(input.clientMsgId)) throw invalid("INVALID_ARGUMENT", "client_msg_id must be a UUID");
@@ -161,5 +166,27 @@ export function createCommands(
       }
       return out;
     },
+  };
+  return deps.metrics ? countRefusals(commands, deps.metrics) : commands;
+}
+
+/** Counts every refused command by its reason (chat_refusals_total). */
+function countRefusals(commands: Commands, metrics: Metrics): Commands {
+  const wrap =
+    <A extends unknown[], R>(fn: (...a: A) => Promise<R>) =>
+    async (...a: A): Promise<R> => {
+      try {
+        return await fn(...a);
+      } catch (err) {
+        metrics.refusals.inc({ reason: err instanceof DomainError ? err.reason : "BACKEND" });
+        throw err;
+      }
+    };
+  return {
+    send: wrap(commands.send),
+    receipt: wrap(commands.receipt),
+    typing: wrap(commands.typing),
+    conversationFor: wrap(commands.conversationFor),
+    assertPeers: wrap(commands.assertPeers),
   };
 }

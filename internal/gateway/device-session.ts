@@ -34,6 +34,10 @@ export interface DeviceSession {
   touch(nowMs: number): void;
   /** When the device last showed a sign of life. */
   readonly lastTouchMs: number;
+  /** Events waiting in the outbound queue. */
+  readonly queued: number;
+  /** Why the server ended the session (undefined while open or when the client left). */
+  readonly closeReason: Reason | undefined;
   /** Ends the stream; with a reason, the client gets a Reconnect event then the error. */
   close(end?: { code: Code; reason: Reason; message: string; retryAfterMs?: number }): void;
   /** The outbound stream consumed by the RPC handler; ends (or throws) when closed. */
@@ -54,6 +58,7 @@ export function createDeviceSession(cfg: {
   const sentUpTo = new Map<ConversationId, Seq>();
   let live = false;
   let lastTouchMs = cfg.nowMs;
+  let closeReason: Reason | undefined;
   let closed = false;
   let failure: ConnectError | undefined;
   let wakeReader: (() => void) | undefined;
@@ -73,6 +78,7 @@ export function createDeviceSession(cfg: {
   const close: DeviceSession["close"] = (end) => {
     if (closed) return;
     closed = true;
+    closeReason = end?.reason;
     if (end) {
       // Queued behind what is already queued (order is kept); the error then
       // ends the stream, so a client that missed the event still sees the code.
@@ -113,6 +119,12 @@ export function createDeviceSession(cfg: {
     },
     get lastTouchMs() {
       return lastTouchMs;
+    },
+    get queued() {
+      return queue.length;
+    },
+    get closeReason() {
+      return closeReason;
     },
     touch(nowMs) {
       lastTouchMs = nowMs;

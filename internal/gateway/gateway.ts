@@ -23,6 +23,7 @@ import { createSessionOpener } from "./session-opener.ts";
 import { createStreamHandlers } from "./stream-handlers.ts";
 import { createUnaryHandlers } from "./unary-handlers.ts";
 import type { GatewayConfig } from "../config/index.ts";
+import type { Metrics } from "../metrics/index.ts";
 
 export interface GatewayDeps {
   readonly log: MessageLog;
@@ -37,6 +38,7 @@ export interface GatewayDeps {
   readonly presence: PresenceService;
   readonly clock: Clock;
   readonly logger: Logger;
+  readonly metrics?: Metrics;
   /** Extra HTTP routes (health, metrics, static web client). Return false to 404. */
   readonly fallback?: (req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => boolean;
 }
@@ -53,6 +55,10 @@ export function createGateway(cfg: GatewayConfig, deps: GatewayDeps): Gateway {
   const logger = deps.logger.child({ component: "gateway", gatewayId: cfg.gatewayId });
   const gatewayId = cfg.gatewayId as GatewayId;
   const hub = createSessionHub();
+  deps.metrics?.gauge("chat_open_streams", "device streams open on this gateway", () => hub.size);
+  deps.metrics?.gauge("chat_outbound_queued_events", "events waiting in device outbound queues", () =>
+    hub.all().reduce((n, s) => n + s.queued, 0),
+  );
   const views = createConversationViews({ accounts: deps.accountStore, presence: deps.presence });
   const commands = createCommands(
     { maxBodyBytes: cfg.maxBodyBytes },

@@ -11,6 +11,7 @@ import { createDeviceSession, type DeviceSession } from "./device-session.ts";
 import { connectError } from "./error-mapping.ts";
 import type { ConversationViews } from "./conversation-views.ts";
 import type { SessionHub } from "./session-hub.ts";
+import type { Metrics } from "../metrics/index.ts";
 import { serverEvent, toWireMessage, toWireReceipt } from "./wire.ts";
 
 export interface SessionOpenerConfig {
@@ -40,6 +41,7 @@ export function createSessionOpener(
     views: ConversationViews;
     clock: { nowMs(): number };
     logger: Logger;
+    metrics?: Metrics;
   },
 ): SessionOpener {
   const { hub, logger } = deps;
@@ -129,6 +131,7 @@ export function createSessionOpener(
         }),
       );
       void session.done.then(async () => {
+        if (session.closeReason) deps.metrics?.sessionsClosed.inc({ reason: session.closeReason });
         hub.detach(session);
         deps.presence.unwatch(id);
         deps.presence.deviceDisconnected(identity.userId);

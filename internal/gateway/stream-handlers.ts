@@ -10,6 +10,7 @@ import type { Commands } from "./commands.ts";
 import type { DeviceSession } from "./device-session.ts";
 import { codeName, connectError, reasonOf, toConnectError } from "./error-mapping.ts";
 import type { SessionOpener } from "./session-opener.ts";
+import type { Metrics } from "../metrics/index.ts";
 import { serverEvent, toWirePresence } from "./wire.ts";
 
 export interface StreamHandlerDeps {
@@ -25,6 +26,7 @@ export interface StreamHandlerDeps {
   heartbeatIntervalMs: number;
   /** Suggested wait after a rate-limited stream send (one token's refill time). */
   rateLimitRetryMs: number;
+  metrics?: Metrics;
 }
 
 /** Reads `authorization: Bearer <token>` (or the fallback) and verifies it. */
@@ -47,11 +49,12 @@ function cursorMap(cursors: readonly Cursor[]): Map<ConversationId, Seq> {
 /** Applies `watch` for a session: only peers, current states answered, changes streamed. */
 export async function watchPresence(deps: StreamHandlerDeps, session: DeviceSession, userIds: readonly string[]) {
   const users = await deps.commands.assertPeers(session.identity, userIds);
-  const states = await deps.presence.watch(session.id, users, (changes) =>
+  const states = await deps.presence.watch(session.id, users, (changes) => {
+    deps.metrics?.presenceFanout.inc(changes.length);
     session.sendControl(
       serverEvent({ case: "presence", value: { $typeName: "chat.v1.PresenceUpdate", presences: changes.map(toWirePresence) } }),
-    ),
-  );
+    );
+  });
   return states;
 }
 
