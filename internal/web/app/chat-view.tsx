@@ -48,11 +48,15 @@ export function ChatView(props: { readonly model: ChatModel; readonly conversati
       setLoadingOlder(false);
     }
   };
+  const lastScrollTop = useRef(0);
   const onScroll = (): void => {
     const list = listRef.current;
     if (!list) return;
     atBottom.current = list.scrollHeight - list.scrollTop - list.clientHeight < EDGE_PX;
-    if (list.scrollTop < EDGE_PX) void loadOlder();
+    // Only the user scrolling up asks for history, not the pin to the bottom.
+    const up = list.scrollTop < lastScrollTop.current;
+    lastScrollTop.current = list.scrollTop;
+    if (up && list.scrollTop < EDGE_PX) void loadOlder();
   };
   const send = (): void => {
     const text = draft.trim();

@@ -54,6 +54,8 @@ export function launchChromium(): Promise<Browser> {
 export const viewports = {
   desktop: { viewport: { width: 1100, height: 720 } },
   phone: { viewport: { width: 390, height: 760 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 },
+  /** A phone held sideways-short: a few messages already overflow the chat. */
+  shortPhone: { viewport: { width: 390, height: 420 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 },
 } as const;
 
 /** A browser profile (one device) with the app open. */
@@ -108,14 +110,14 @@ export function messageTexts(page: Page): Promise<string[]> {
   return page.locator(".message .text").allTextContents();
 }
 
-/** Waits until the own message with this text shows `tick` (pending, sent, delivered, read). */
-export async function waitForTick(page: Page, text: string, tick: string): Promise<void> {
+/** Waits until the own message with this text shows `tick` (pending, sent, delivered, read), or one of several. */
+export async function waitForTick(page: Page, text: string, tick: string | readonly string[]): Promise<void> {
   await page.waitForFunction(
-    ([t, k]) =>
+    ([t, ks]) =>
       [...document.querySelectorAll<HTMLElement>(".message.own")].some(
-        (li) => li.querySelector(".text")?.textContent === t && li.dataset.tick === k,
+        (li) => li.querySelector(".text")?.textContent === t && ks.includes(li.dataset.tick ?? ""),
       ),
-    [text, tick] as const,
+    [text, typeof tick === "string" ? [tick] : [...tick]] as const,
     { timeout: STEP_TIMEOUT_MS },
   );
 }

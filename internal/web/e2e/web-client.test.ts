@@ -26,6 +26,9 @@ import {
  */
 describeWithProgram("web client in Chromium", CHROMIUM, () => {
   const PASSWORD = "correct horse battery";
+  const RECENT_WINDOW = 8;
+  const chat = ["Hi Bob", "Hello Alice", "How are you?", "Fine, thanks!"];
+  const notes = ["note 1", "note 2", "note 3", "note 4", "note 5", "note 6"];
   let server: RunningServer;
   let browser: Browser;
   let alice: { context: BrowserContext; page: Page };
@@ -35,10 +38,14 @@ describeWithProgram("web client in Chromium", CHROMIUM, () => {
   beforeAll(async () => {
     // A short presence grace so "last seen" shows quickly; a small recent
     // window so a new device has to page older history in.
-    server = await startEmbeddedServer({ presence: { graceMs: 300 }, gateway: { recentWindow: 3 } });
+    server = await startEmbeddedServer({ presence: { graceMs: 300 }, gateway: { recentWindow: RECENT_WINDOW } });
     browser = await launchChromium();
   }, 60_000);
   afterAll(async () => {
+    // The last screen of every page, whatever happened (for a failed step's post-mortem).
+    for (const [name, profile] of Object.entries({ alice, bob, aliceSecond })) {
+      if (profile && !profile.page.isClosed()) await screenshot(profile.page, `99-last-${name}`).catch(() => undefined);
+    }
     await browser?.close();
     await server?.destroy();
   }, 30_000);
@@ -87,19 +94,30 @@ describeWithProgram("web client in Chromium", CHROMIUM, () => {
     bob.page = await bob.context.newPage();
     await bob.page.goto("/");
     await waitForStatus(alice.page, /^online$/);
+    await openChat(bob.page, "alice");
   }, 60_000);
 
-  test("a second device of alice shows the same history, paging older messages in, with the same ticks", async () => {
-    aliceSecond = await openProfile(browser, server.url, "desktop");
-    await logIn(aliceSecond.page, "alice", PASSWORD, false);
-    await openChat(aliceSecond.page, "bob");
-    // The server sent the recent window (3): the first message is paged in on demand.
-    await waitForTexts(aliceSecond.page, ["Hello Alice", "How are you?", "Fine, thanks!"]);
-    await aliceSecond.page.getByRole("button", { name: "Load older messages" }).click();
-    await waitForTexts(aliceSecond.page, ["Hi Bob", "Hello Alice", "How are you?", "Fine, thanks!"]);
-    await waitForTick(aliceSecond.page, "Hi Bob", "read");
-    await waitForTick(aliceSecond.page, "Fine, thanks!", "read");
-    expect(await aliceSecond.page.locator(".message.own").count()).toBe(2);
+  test("a second device of alice shows the same history, paging older messages in on scroll up, with the same ticks", async () => {
+    for (const note of notes) await send(bob.page, note);
+    const all = [...chat, ...notes];
+    await waitForTexts(alice.page, all);
+
+    aliceSecond = await openProfile(browser, server.url, "shortPhone");
+    const { page } = aliceSecond;
+    await logIn(page, "alice", PASSWORD, false);
+    await openChat(page, "bob");
+    // The server sent the recent window; the rest comes in when scrolled to the top.
+    await waitForTexts(page, all.slice(-RECENT_WINDOW));
+    const list = page.locator(".messages");
+    expect(await list.evaluate((el) => el.scrollHeight > el.clientHeight)).toBe(true);
+    await list.evaluate((el) => el.scrollTo({ top: 0 }));
+    await waitForTexts(page, all);
+    // The view stayed on what was shown instead of jumping to the new top.
+    expect(await list.evaluate((el) => el.scrollTop)).toBeGreaterThan(0);
+    await waitForTick(page, "Hi Bob", "read");
+    await waitForTick(page, "Fine, thanks!", "read");
+    expect(await page.locator(".message.own").count()).toBe(2);
+    await screenshot(page, "04-alice-second-device-phone");
   }, 60_000);
 
   test("offline: three messages composed offline survive a reload and go out once, in order, when back online", async () => {
@@ -118,19 +136,19 @@ describeWithProgram("web client in Chromium", CHROMIUM, () => {
     await page.locator("#chat-title", { hasText: "bob" }).waitFor();
     for (const text of offline) await waitForTick(page, text, "pending");
     await page.locator('.banner[data-state="offline"]').waitFor();
-    await screenshot(page, "04-alice-offline-after-reload");
+    await screenshot(page, "05-alice-offline-after-reload");
 
     await context.setOffline(false);
-    const all = ["Hi Bob", "Hello Alice", "How are you?", "Fine, thanks!", ...offline];
-    await waitForTick(page, "offline three", "delivered");
-    await openChat(bob.page, "alice");
+    const all = [...chat, ...notes, ...offline];
+    // Bob has the chat open, so "delivered" may turn "read" before anyone looks.
+    await waitForTick(page, "offline three", ["delivered", "read"]);
     await waitForTexts(bob.page, all);
     await waitForTick(page, "offline three", "read");
     await waitForTexts(page, all);
     await waitForTexts(aliceSecond.page, all);
     await page.locator(".banner.hidden").waitFor({ state: "attached" });
     expect(await messageTexts(bob.page)).toEqual(all);
-    await screenshot(page, "05-alice-back-online");
-    await screenshot(bob.page, "05-bob-after-offline-phone");
+    await screenshot(page, "06-alice-back-online");
+    await screenshot(bob.page, "06-bob-after-offline-phone");
   }, 90_000);
 });
