@@ -38,7 +38,8 @@ export function presenceLine(presence: PresenceView | undefined, nowMs: number):
   if (presence.online) return "online";
   if (presence.lastSeenMs <= 0) return "";
   const sameDay = new Date(presence.lastSeenMs).toDateString() === new Date(nowMs).toDateString();
-  const day = sameDay ? "" : `${new Date(presence.lastSeenMs).toISOString().slice(0, 10)} `;
+  const d = new Date(presence.lastSeenMs);
+  const day = sameDay ? "" : `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")} `;
   return `last seen ${day}${hhmm(presence.lastSeenMs)}`;
 }
 
