@@ -48,5 +48,8 @@ if [ -n "$infra_pid" ]; then
 fi
 echo "== backends: kafka=${CHAT_TEST_KAFKA:-none} cassandra=${CHAT_TEST_CASSANDRA:-none} redis=${CHAT_TEST_REDIS:-none} (embedded: always)"
 
+echo "== browser and terminal for the client tests (Debian chromium, tmux)"
+bash scripts/ensure-chromium.sh
+
 echo "== bun test"
 "$BUN" test --timeout 60000 "$@"
