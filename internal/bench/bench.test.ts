@@ -1,0 +1,121 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { startEmbeddedServer, type RunningServer } from "../app/index.ts";
+import { BenchUsageError, defaultOptions, parseBenchArgs, parseDurationMs, runBench, runOpenLoop, type BenchOptions } from "./index.ts";
+import { createLatencyHistogram } from "./latency-histogram.ts";
+
+describe("bench options", () => {
+  test.each([
+    ["30s", 30_000],
+    ["1500ms", 1_500],
+    ["2m", 120_000],
+    ["5", 5_000],
+    ["0.5s", 500],
+    ["soon", undefined],
+  ])("parses the duration %p", (text, ms) => {
+    expect(parseDurationMs(text)).toBe(ms);
+  });
+
+  test("reads --key value and --key=value over the defaults", () => {
+    const o = parseBenchArgs(["--scenario", "saturate", "--rate=500", "--duration", "10s", "--mode", "distributed", "--quiet"]);
+    expect(o).toMatchObject({ scenario: "saturate", ratePerSec: 500, durationMs: 10_000, mode: "distributed", quiet: true, pairs: defaultOptions.pairs });
+  });
+
+  test("lists every problem at once, and refuses non-loopback targets", () => {
+    let error: unknown;
+    try {
+      parseBenchArgs(["--scenario", "nope", "--rate", "-3", "--url", "http://10.0.0.1:8080", "--bogus", "1"]);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(BenchUsageError);
+    const problems = (error as BenchUsageError).problems.join("\n");
+    for (const word of ["--scenario=nope", "--rate=-3", "loopback", "--bogus"]) expect(problems).toContain(word);
+  });
+});
+
+describe("open loop", () => {
+  test("issues rate x duration operations stamped on a fixed schedule", async () => {
+    const stamps: number[] = [];
+    const now = (): number => performance.now() * 1000;
+    const result = await runOpenLoop(
+      { ratePerSec: 500, durationMs: 100, startUs: now() },
+      { nowUs: now, fire: (_i, scheduledUs) => stamps.push(scheduledUs), signal: new AbortController().signal },
+    );
+    expect(result.issued).toBe(50);
+    expect(stamps).toHaveLength(50);
+    // The schedule, not the issue time: consecutive stamps are exactly 1/rate apart.
+    for (let i = 1; i < stamps.length; i++) expect(stamps[i]! - stamps[i - 1]!).toBeCloseTo(2_000, 3);
+  });
+
+  test("stops when its signal aborts", async () => {
+    const stop = new AbortController();
+    stop.abort();
+    const result = await runOpenLoop(
+      { ratePerSec: 1000, durationMs: 10_000, startUs: 0 },
+      { nowUs: () => 0, fire: () => undefined, signal: stop.signal },
+    );
+    expect(result.issued).toBe(0);
+  });
+});
+
+test("latency histogram reports percentiles in milliseconds", () => {
+  const h = createLatencyHistogram();
+  for (let i = 1; i <= 1000; i++) h.recordUs(i * 1000);
+  const s = h.summary();
+  expect(s.count).toBe(1000);
+  expect(s.p50Ms).toBeCloseTo(500, -1);
+  expect(s.maxMs).toBeCloseTo(1000, -1);
+  expect(createLatencyHistogram().summary().count).toBe(0);
+});
+
+// Small numbers only: these check that every scenario still runs end to end
+// and reports what it should; speed is never asserted.
+const small: BenchOptions = { ...defaultOptions, quiet: true, warmupMs: 300, durationMs: 700, pairs: 2, connections: 4, connectConcurrency: 4 };
+
+test("steady runs against a spawned embedded server and follows every message", async () => {
+  const report = await runBench({ ...small, scenario: "steady", mode: "embedded", ratePerSec: 40 }, "test", () => undefined);
+  if (report.result.kind !== "steady") throw new Error(report.result.kind);
+  const load = report.result.load;
+  expect(load.sent).toBeGreaterThan(0);
+  expect(load.lost).toBe(0);
+  expect(load.e2e.count).toBeGreaterThan(0);
+  expect(load.sentAck.count).toBe(load.e2e.count);
+  expect(load.deliveredReceipt.count).toBe(load.e2e.count);
+  expect(load.processes.map((p) => p.role).sort()).toEqual(["loadgen", "server"]);
+}, 60_000);
+
+describe("scenarios against a running server (external mode)", () => {
+  let server: RunningServer;
+  let options: BenchOptions;
+  beforeAll(async () => {
+    server = await startEmbeddedServer({ gateway: { sendRatePerSec: 10_000, sendBurst: 10_000 } });
+    options = { ...small, mode: "external", urls: [server.url], pids: [process.pid] };
+  });
+  afterAll(() => server.destroy());
+
+  test("saturate stops at the rate cap and reports its steps", async () => {
+    const report = await runBench({ ...options, scenario: "saturate", ratePerSec: 20, stepFactor: 2, maxRatePerSec: 40 }, "test", () => undefined);
+    if (report.result.kind !== "saturate") throw new Error(report.result.kind);
+    expect(report.result.steps.map((s) => s.offeredRatePerSec)).toEqual(report.result.steps.length === 2 ? [20, 40] : [20]);
+  }, 60_000);
+
+  test("idle connects every device and reads the gateway's memory", async () => {
+    const report = await runBench({ ...options, scenario: "idle" }, "test", () => undefined);
+    if (report.result.kind !== "idle") throw new Error(report.result.kind);
+    expect(report.result.connect).toMatchObject({ connected: 4, failed: 0 });
+    expect(report.result.gatewayRssAfterMiB).toBeGreaterThan(0);
+  }, 60_000);
+
+  test("reconnect-storm brings every dropped device up to date", async () => {
+    const report = await runBench({ ...options, scenario: "reconnect-storm", stormMessages: 12 }, "test", () => undefined);
+    if (report.result.kind !== "reconnect-storm") throw new Error(report.result.kind);
+    expect(report.result).toMatchObject({ devices: 4, messages: 12, caughtUp: 4 });
+  }, 60_000);
+
+  test("presence counts the updates flapping devices receive", async () => {
+    const report = await runBench({ ...options, scenario: "presence", watchPeers: 2 }, "test", () => undefined);
+    if (report.result.kind !== "presence") throw new Error(report.result.kind);
+    expect(report.result.users).toBe(4);
+    expect(report.result.windowSec).toBeGreaterThan(0);
+  }, 60_000);
+});

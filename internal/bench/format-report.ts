@@ -1,0 +1,95 @@
+import type { LatencySummary } from "./latency-histogram.ts";
+import type { LoadResult } from "./load-phase.ts";
+import type { ProcessUsage } from "./proc-stats.ts";
+import type { BenchReport } from "./run-bench.ts";
+
+/** Renders rows as an aligned text table. */
+export function table(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
+  const cells = [header, ...rows].map((r) => r.map(String));
+  const widths = header.map((_, c) => Math.max(...cells.map((r) => (r[c] ?? "").length)));
+  const line = (r: readonly string[]): string => r.map((v, c) => v.padStart(widths[c] ?? 0)).join("  ");
+  return [line(cells[0]!), widths.map((w) => "-".repeat(w)).join("  "), ...cells.slice(1).map(line)].join("\n");
+}
+
+const latencyRow = (name: string, s: LatencySummary): (string | number)[] => [name, s.count, s.p50Ms, s.p90Ms, s.p99Ms, s.p999Ms, s.maxMs];
+
+function latencyTable(load: LoadResult): string {
+  return table(
+    ["latency (ms, from scheduled send)", "count", "p50", "p90", "p99", "p99.9", "max"],
+    [latencyRow("end-to-end (first recipient device)", load.e2e), latencyRow("sent ack (SendAccepted)", load.sentAck), latencyRow("delivered receipt at sender", load.deliveredReceipt)],
+  );
+}
+
+function processTable(processes: readonly ProcessUsage[]): string {
+  return table(
+    ["process", "pid", "cpu s", "cores", "rss MiB", "peak MiB"],
+    processes.map((p) => [`${p.name}${p.shared ? " (shared)" : ""}`, p.pid, p.cpuSec, p.cpuCores, p.rssMiB, p.peakRssMiB]),
+  );
+}
+
+const errors = (load: LoadResult): string => {
+  const parts = [
+    `lost ${load.lost}`,
+    `send rejections ${load.sendRejections}`,
+    ...Object.entries(load.serverErrors).map(([k, v]) => `error ${k} x${v}`),
+    ...Object.entries(load.streamFailures).map(([k, v]) => `stream ${k} x${v}`),
+  ];
+  return parts.join(", ");
+};
+
+function loadSummary(load: LoadResult): string {
+  const cpu = load.cpuPerMessage;
+  return [
+    `offered ${load.offeredRatePerSec}/s, issued ${load.issuedRatePerSec}/s, delivered ${load.deliveredRatePerSec}/s ` +
+      `(${load.deviceDeliveriesPerSec} device deliveries/s) over ${load.windowSec} s; generator lag max ${load.maxIssueLagMs} ms`,
+    `CPU per delivered message: servers ${cpu.serversUs} us` +
+      (cpu.withBackendsUs === undefined ? "" : `, with Kafka/Cassandra/Redis ${cpu.withBackendsUs} us`) +
+      `, load generator ${cpu.loadgenUs} us`,
+    `errors: ${errors(load)}${load.aborted ? `; ABORTED: ${load.aborted}` : ""}`,
+    latencyTable(load),
+    processTable(load.processes),
+  ].join("\n");
+}
+
+/** The human-readable report printed at the end of a run. */
+export function formatReport(report: BenchReport): string {
+  const head = `${report.scenario} / ${report.mode} - ${report.startedAt} - ${report.machine.cores} cores, ${report.machine.memoryGiB} GiB, load ${report.machine.loadAverage1m} at start\n${report.command}`;
+  const r = report.result;
+  switch (r.kind) {
+    case "steady":
+      return `${head}\n${r.pairs} pairs x ${r.devicesPerUser} devices/user\n${loadSummary(r.load)}`;
+    case "saturate":
+      return [
+        head,
+        `${r.pairs} pairs x ${r.devicesPerUser} devices/user; last rate that held (p99 <= ${r.p99LimitMs} ms): ${r.lastHeldRatePerSec}/s offered, ${r.lastHeldDeliveredPerSec}/s delivered`,
+        table(
+          ["offered/s", "delivered/s", "p50", "p99", "p99.9", "sent p99", "cpu us/msg", "verdict"],
+          r.steps.map((s) => [s.offeredRatePerSec, s.deliveredRatePerSec, s.e2e.p50Ms, s.e2e.p99Ms, s.e2e.p999Ms, s.sentAck.p99Ms, s.cpuPerMessage.serversUs, s.verdict]),
+        ),
+        ...r.steps.filter((s) => s.held).slice(-1).map((s) => `last held step:\n${loadSummary(s)}`),
+      ].join("\n");
+    case "idle":
+      return [
+        head,
+        `${r.connect.connected}/${r.connections} live in ${r.connect.seconds} s (${r.connectRatePerSec}/s)${r.connect.firstError ? `; first error: ${r.connect.firstError}` : ""}`,
+        `gateway RSS ${r.gatewayRssBeforeMiB} -> ${r.gatewayRssAfterMiB} MiB: ${r.gatewayRssPerConnectionKiB} KiB per connection (load generator: ${r.loadgenRssPerConnectionKiB} KiB)`,
+        `hold ${r.holdSec} s (heartbeats only):`,
+        processTable(r.holdProcesses),
+      ].join("\n");
+    case "reconnect-storm":
+      return [
+        head,
+        `${r.devices} devices dropped; ${r.messages} messages from ${r.senders} senders accepted in ${r.sendSec} s while away`,
+        `all reconnected at once: ${r.caughtUp}/${r.devices} caught up in ${r.catchUpSec} s; per device p50 ${r.perDevice.p50Ms} ms, p99 ${r.perDevice.p99Ms} ms, max ${r.perDevice.maxMs} ms`,
+        `gateway RSS ${r.gatewayRssBeforeMiB} MiB before, peak ${r.gatewayPeakRssMiB} MiB; stream failures ${JSON.stringify(r.streamFailures)}`,
+        processTable(r.processes),
+      ].join("\n");
+    case "presence":
+      return [
+        head,
+        `${r.users} users watching ${r.watchPeers * 2} peers each; ${r.flapsPerSec} flaps/s over ${r.windowSec} s`,
+        `presence entries delivered ${r.presenceEventsPerSec}/s, of which transitions ${r.transitionsSeenPerSec}/s`,
+        processTable(r.processes),
+      ].join("\n");
+  }
+}

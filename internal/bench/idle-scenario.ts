@@ -1,0 +1,82 @@
+import type { BenchOptions } from "./bench-options.ts";
+import { runPrefix } from "./bench-device.ts";
+import { connectGroup, openDeviceGroup, startConversations, type ConnectOutcome } from "./device-group.ts";
+import { processUsage, snapshotProcesses, type ProcessUsage, type WatchedProcess } from "./proc-stats.ts";
+
+/** Result of `idle`: what an open, silent stream costs the gateway. */
+export interface IdleResult {
+  readonly kind: "idle";
+  readonly connections: number;
+  readonly connect: ConnectOutcome;
+  /** Live devices per second while connecting (login excluded). */
+  readonly connectRatePerSec: number;
+  readonly gatewayRssBeforeMiB: number;
+  readonly gatewayRssAfterMiB: number;
+  /** (RSS after - RSS before) / connected devices, summed over gateway processes. */
+  readonly gatewayRssPerConnectionKiB: number;
+  /** Load generator's RSS per connection (the SDK side), for comparison. */
+  readonly loadgenRssPerConnectionKiB: number;
+  readonly holdSec: number;
+  /** CPU during the hold, when only heartbeats flow. */
+  readonly holdProcesses: readonly ProcessUsage[];
+}
+
+const isGateway = (p: WatchedProcess): boolean => p.role === "gateway" || p.role === "server";
+const sumRss = (watched: readonly WatchedProcess[], pick: (p: WatchedProcess) => boolean): number => {
+  const snap = snapshotProcesses(watched.filter(pick));
+  let sum = 0;
+  for (const s of snap.values()) sum += s.rssBytes;
+  return sum;
+};
+
+/**
+ * `idle`: N users with one device each, in pairs with a conversation,
+ * connect and then stay silent apart from heartbeats. RSS is read before
+ * the streams open (accounts and conversations already exist) and after a
+ * settling pause, so the difference is what the streams hold.
+ */
+export async function runIdle(
+  options: BenchOptions,
+  urls: readonly string[],
+  watched: readonly WatchedProcess[],
+  progress: (line: string) => void,
+): Promise<IdleResult> {
+  const n = options.connections;
+  progress(`idle: registering ${n} users`);
+  const devices = await openDeviceGroup({ count: n, urls, sourceAddresses: options.sourceAddresses, concurrency: options.connectConcurrency, prefix: runPrefix() });
+  const pairs = Array.from({ length: Math.floor(n / 2) }, (_, i) => [devices[2 * i]!, devices[2 * i + 1]!] as const);
+  await startConversations(pairs, options.connectConcurrency);
+  try {
+    Bun.gc(true);
+    await Bun.sleep(1_000);
+    const gatewayBefore = sumRss(watched, isGateway);
+    const loadgenBefore = sumRss(watched, (p) => p.role === "loadgen");
+    progress(`idle: connecting ${n} devices, ${options.connectConcurrency} at a time`);
+    const connect = await connectGroup(devices, options.connectConcurrency, 120_000);
+    progress(`idle: ${connect.connected} live in ${connect.seconds} s (${connect.failed} failed); holding ${options.durationMs} ms`);
+    // Let the gateway finish registering routes and presence before reading it.
+    await Bun.sleep(n >= 1000 ? 3_000 : 500);
+    const before = snapshotProcesses(watched);
+    const holdStart = performance.now();
+    await Bun.sleep(options.durationMs);
+    const after = snapshotProcesses(watched);
+    const holdSec = (performance.now() - holdStart) / 1000;
+    const gatewayAfter = sumRss(watched, isGateway);
+    const loadgenAfter = sumRss(watched, (p) => p.role === "loadgen");
+    const perConnKiB = (delta: number): number => (connect.connected > 0 ? Math.round(delta / 1024 / connect.connected * 10) / 10 : 0);
+    return {
+      kind: "idle",
+      connections: n,
+      connect,
+      connectRatePerSec: connect.seconds > 0 ? Math.round(connect.connected / connect.seconds) : 0,
+      gatewayRssBeforeMiB: Math.round(gatewayBefore / 104_857.6) / 10,
+      gatewayRssAfterMiB: Math.round(gatewayAfter / 104_857.6) / 10,
+      gatewayRssPerConnectionKiB: perConnKiB(gatewayAfter - gatewayBefore),
+      loadgenRssPerConnectionKiB: perConnKiB(loadgenAfter - loadgenBefore),
+      holdSec: Math.round(holdSec * 10) / 10,
+      holdProcesses: processUsage(watched, before, after, holdSec),
+    };
+  } finally {
+    await Promise.all(devices.map((d) => d.stop()));
+  }
+}

@@ -1,0 +1,117 @@
+import type { BenchOptions } from "./bench-options.ts";
+import { runPrefix, type BenchDevice } from "./bench-device.ts";
+import { connectGroup, openDeviceGroup, startConversations } from "./device-group.ts";
+import { processUsage, snapshotProcesses, type ProcessUsage, type WatchedProcess } from "./proc-stats.ts";
+
+/** Result of `presence`. */
+export interface PresenceResult {
+  readonly kind: "presence";
+  readonly users: number;
+  /** Conversation peers each user watches. */
+  readonly watchPeers: number;
+  readonly windowSec: number;
+  /** Disconnects per second (each device flaps on its own random schedule). */
+  readonly flapsPerSec: number;
+  /** PresenceUpdate entries delivered to devices per second (snapshots on reconnect included). */
+  readonly presenceEventsPerSec: number;
+  /** Of those, entries that changed what the receiving device believed (online <-> offline). */
+  readonly transitionsSeenPerSec: number;
+  readonly processes: readonly ProcessUsage[];
+}
+
+/** Online and offline periods of a flapping device, in ms: offline periods straddle the 500 ms grace the bench sets. */
+const onlineMs = [1_000, 4_000] as const;
+const offlineMs = [200, 2_000] as const;
+const between = (range: readonly [number, number]): number => range[0] + Math.random() * (range[1] - range[0]);
+
+/**
+ * `presence`: N users in a ring, each with conversations to its next K
+ * users, watching the presence of all its peers. Every device flaps:
+ * online 1-4 s, offline 0.2-2 s (the server runs with a 500 ms grace, so
+ * short drops stay invisible). Counts the presence entries devices receive.
+ */
+export async function runPresence(
+  options: BenchOptions,
+  urls: readonly string[],
+  watched: readonly WatchedProcess[],
+  progress: (line: string) => void,
+): Promise<PresenceResult> {
+  const n = options.connections;
+  const k = Math.min(options.watchPeers, n - 1);
+  progress(`presence: registering ${n} users, ${k} conversations each`);
+  const devices = await openDeviceGroup({ count: n, urls, sourceAddresses: options.sourceAddresses, concurrency: options.connectConcurrency, prefix: runPrefix() });
+  const pairs: (readonly [BenchDevice, BenchDevice])[] = [];
+  for (let i = 0; i < n; i++) for (let d = 1; d <= k; d++) pairs.push([devices[i]!, devices[(i + d) % n]!]);
+  await startConversations(pairs, options.connectConcurrency);
+  const peersOf = (i: number): string[] => {
+    const ids = new Set<string>();
+    for (let d = 1; d <= k; d++) {
+      ids.add(devices[(i + d) % n]!.userId);
+      ids.add(devices[(i - d + n) % n]!.userId);
+    }
+    return [...ids];
+  };
+
+  let counting = false;
+  let events = 0;
+  let transitions = 0;
+  let flaps = 0;
+  devices.forEach((device, i) => {
+    device.client().watchPresence(peersOf(i));
+    const believed = new Map<string, boolean>();
+    device.on((event) => {
+      if (event.type !== "presence") return;
+      const was = believed.get(event.presence.userId);
+      believed.set(event.presence.userId, event.presence.online);
+      if (!counting) return;
+      events++;
+      if (was !== undefined && was !== event.presence.online) transitions++;
+    });
+  });
+
+  const stop = new AbortController();
+  const flapper = async (device: BenchDevice): Promise<void> => {
+    // Bounded by the abort and by a cycle count far above any run's length.
+    for (let cycle = 0; cycle < 100_000 && !stop.signal.aborted; cycle++) {
+      await Bun.sleep(between(onlineMs));
+      if (stop.signal.aborted) return;
+      await device.stop();
+      if (counting) flaps++;
+      await Bun.sleep(between(offlineMs));
+      if (stop.signal.aborted) return;
+      device.start();
+    }
+  };
+
+  try {
+    progress(`presence: connecting ${n} devices`);
+    const connected = await connectGroup(devices, options.connectConcurrency, 120_000);
+    if (connected.failed > 0) throw new Error(`presence: ${connected.failed} devices did not connect: ${connected.firstError}`);
+    const flappers = devices.map((d) => flapper(d));
+    progress(`presence: flapping; warm-up ${options.warmupMs} ms, window ${options.durationMs} ms`);
+    await Bun.sleep(options.warmupMs);
+    const before = snapshotProcesses(watched);
+    const start = performance.now();
+    counting = true;
+    await Bun.sleep(options.durationMs);
+    counting = false;
+    const windowSec = (performance.now() - start) / 1000;
+    const after = snapshotProcesses(watched);
+    stop.abort();
+    await Promise.all(flappers);
+    const perSec = (x: number): number => Math.round(x / windowSec);
+    return {
+      kind: "presence",
+      users: n,
+      watchPeers: k,
+      windowSec: Math.round(windowSec * 100) / 100,
+      flapsPerSec: perSec(flaps),
+      presenceEventsPerSec: perSec(events),
+      transitionsSeenPerSec: perSec(transitions),
+      processes: processUsage(watched, before, after, windowSec),
+    };
+  } finally {
+    stop.abort();
+    await Promise.all(devices.map((d) => d.stop()));
+  }
+}

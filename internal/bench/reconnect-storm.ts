@@ -1,0 +1,138 @@
+import type { BenchOptions } from "./bench-options.ts";
+import { mapLimit, runPrefix, type BenchDevice } from "./bench-device.ts";
+import { connectGroup, openDeviceGroup, startConversations } from "./device-group.ts";
+import { createLatencyHistogram, type LatencySummary } from "./latency-histogram.ts";
+import { processUsage, snapshotProcesses, startRssSampler, type ProcessUsage, type WatchedProcess } from "./proc-stats.ts";
+
+/** Result of `reconnect-storm`. */
+export interface ReconnectStormResult {
+  readonly kind: "reconnect-storm";
+  readonly devices: number;
+  readonly senders: number;
+  /** Messages sent to the dropped devices while they were away. */
+  readonly messages: number;
+  /** Time to get every message accepted ("sent") while the devices were away. */
+  readonly sendSec: number;
+  /** From the moment all devices reconnect until the last one holds every message sent to it. */
+  readonly catchUpSec: number;
+  readonly caughtUp: number;
+  /** Per device: reconnect -> holding every message sent to it. */
+  readonly perDevice: LatencySummary;
+  readonly gatewayRssBeforeMiB: number;
+  readonly gatewayPeakRssMiB: number;
+  readonly processes: readonly ProcessUsage[];
+  readonly streamFailures: Record<string, number>;
+}
+
+const mib = (bytes: number): number => Math.round(bytes / 104_857.6) / 10;
+
+/**
+ * `reconnect-storm`: N devices (one per user) hold a conversation each with
+ * one of N/100 sender users. All N drop at once (each client is replaced by
+ * a new one over a new connection, keeping its storage and cursors, as an
+ * app that lost its network), M messages are sent to them and accepted,
+ * then all N reconnect at the same instant. Measures the time until every
+ * device holds every message, and the gateways' peak RSS meanwhile.
+ */
+export async function runReconnectStorm(
+  options: BenchOptions,
+  urls: readonly string[],
+  watched: readonly WatchedProcess[],
+  progress: (line: string) => void,
+): Promise<ReconnectStormResult> {
+  const n = options.connections;
+  const m = options.stormMessages > 0 ? options.stormMessages : n * 5;
+  const prefix = runPrefix();
+  const group = { urls, sourceAddresses: options.sourceAddresses, concurrency: options.connectConcurrency };
+  progress(`reconnect-storm: registering ${n} devices`);
+  const storm = await openDeviceGroup({ ...group, count: n, prefix: `${prefix}d` });
+  const senders = await openDeviceGroup({ ...group, count: Math.max(1, Math.ceil(n / 100)), prefix: `${prefix}s`, linkOffset: n });
+  const senderOf = (i: number): BenchDevice => senders[i % senders.length]!;
+  const conversations = await startConversations(storm.map((d, i) => [d, senderOf(i)] as const), options.connectConcurrency);
+  // Messages from the senders each storm device has stored, and the count it must reach.
+  const received = new Array<number>(n).fill(0);
+  const expected = new Array<number>(n).fill(0);
+  storm.forEach((device, i) =>
+    device.on((event) => {
+      if (event.type !== "messages") return;
+      for (const msg of event.messages) if (msg.senderUserId !== device.userId) received[i]!++;
+    }),
+  );
+  // A message can report "sent" more than once (SendAccepted, then its seq): count ids.
+  const acceptedIds = new Set<string>();
+  for (const s of senders) s.on((event) => void (event.type === "send" && event.tick !== "pending" && acceptedIds.add(event.clientMsgId)));
+  const gatewayPids = watched.filter((p) => p.role === "gateway" || p.role === "server").map((p) => p.pid);
+  const failures: Record<string, number> = {};
+  storm.forEach((d) =>
+    d.on((event) => {
+      if (event.type === "connection" && event.state === "waiting" && event.failure) {
+        const key = `${event.failure.code}/${event.failure.reason}`;
+        failures[key] = (failures[key] ?? 0) + 1;
+      }
+    }),
+  );
+
+  try {
+    progress(`reconnect-storm: connecting ${n} devices and ${senders.length} senders`);
+    const first = await connectGroup([...senders, ...storm], options.connectConcurrency, 120_000);
+    if (first.failed > 0) throw new Error(`reconnect-storm: ${first.failed} devices did not connect: ${first.firstError}`);
+    progress("reconnect-storm: dropping every device at once");
+    await Promise.all(storm.map((d) => d.reopen()));
+    for (let i = 0; i < n; i++) received[i] = 0;
+
+    progress(`reconnect-storm: sending ${m} messages while they are away`);
+    const sendStart = performance.now();
+    const text = "s".repeat(options.bodyBytes);
+    for (let j = 0; j < m; j++) {
+      const i = j % n;
+      expected[i]!++;
+      void senderOf(i).send(conversations[i]!, text, crypto.randomUUID()).catch(() => undefined);
+      // Yield now and then so the senders' streams drain while the rest is queued.
+      if (j % 500 === 499) await Bun.sleep(1);
+    }
+    await senders[0]!.client().waitFor(() => acceptedIds.size >= m, 180_000, `${m} messages accepted`).catch(() => undefined);
+    const sendSec = (performance.now() - sendStart) / 1000;
+    progress(`reconnect-storm: ${acceptedIds.size}/${m} accepted in ${sendSec.toFixed(1)} s; reconnecting all ${n} at once`);
+
+    await Bun.sleep(1_000);
+    const sampler = startRssSampler(gatewayPids, 100);
+    const rssBefore = sampler.peakBytes();
+    const before = snapshotProcesses(watched);
+    const perDevice = createLatencyHistogram();
+    const done = new Array<boolean>(n).fill(false);
+    let caughtUp = 0;
+    const start = performance.now();
+    for (const d of storm) d.start();
+    const timeoutMs = Math.max(options.durationMs, 120_000);
+    // Bounded poll: every 20 ms until all caught up or the timeout.
+    while (caughtUp < n && performance.now() - start < timeoutMs) {
+      for (let i = 0; i < n; i++) {
+        if (done[i] || received[i]! < expected[i]!) continue;
+        done[i] = true;
+        caughtUp++;
+        perDevice.recordUs((performance.now() - start) * 1000);
+      }
+      if (caughtUp < n) await Bun.sleep(20);
+    }
+    const catchUpSec = (performance.now() - start) / 1000;
+    const after = snapshotProcesses(watched);
+    sampler.stop();
+    progress(`reconnect-storm: ${caughtUp}/${n} caught up in ${catchUpSec.toFixed(2)} s`);
+    return {
+      kind: "reconnect-storm",
+      devices: n,
+      senders: senders.length,
+      messages: m,
+      sendSec: Math.round(sendSec * 100) / 100,
+      catchUpSec: Math.round(catchUpSec * 100) / 100,
+      caughtUp,
+      perDevice: perDevice.summary(),
+      gatewayRssBeforeMiB: mib(rssBefore),
+      gatewayPeakRssMiB: mib(sampler.peakBytes()),
+      processes: processUsage(watched, before, after, catchUpSec),
+      streamFailures: failures,
+    };
+  } finally {
+    await mapLimit([...storm, ...senders], 1000, (d) => d.stop());
+  }
+}

@@ -1,0 +1,99 @@
+import { cpus, loadavg, totalmem } from "node:os";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import type { BenchOptions } from "./bench-options.ts";
+import { startBenchTarget } from "./bench-target.ts";
+import { runIdle, type IdleResult } from "./idle-scenario.ts";
+import { runPresence, type PresenceResult } from "./presence-scenario.ts";
+import type { WatchedProcess } from "./proc-stats.ts";
+import { runReconnectStorm, type ReconnectStormResult } from "./reconnect-storm.ts";
+import { runSaturate, runSteady, type SaturateResult, type SteadyResult } from "./throughput-scenarios.ts";
+
+/** What any scenario produced. */
+export type ScenarioResult = SteadyResult | SaturateResult | IdleResult | ReconnectStormResult | PresenceResult;
+
+/** The JSON report of one run (`--out`). */
+export interface BenchReport {
+  readonly scenario: BenchOptions["scenario"];
+  readonly mode: BenchOptions["mode"];
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly command: string;
+  readonly machine: { readonly cores: number; readonly memoryGiB: number; readonly loadAverage1m: number };
+  readonly servers: readonly WatchedProcess[];
+  readonly options: BenchOptions;
+  readonly result: ScenarioResult;
+  /** Embedded mode with --server-cpu-prof: the profile files written by the server. */
+  readonly cpuProfiles?: readonly string[];
+}
+
+/** Server settings a scenario needs beyond the common ones. */
+function scenarioEnv(options: BenchOptions): Record<string, string> {
+  switch (options.scenario) {
+    case "presence":
+      // Short grace and fan-out periods: flaps longer than the grace become visible transitions.
+      return { PRESENCE_GRACE_MS: "500", PRESENCE_FANOUT_MS: "50" };
+    default:
+      return {};
+  }
+}
+
+/**
+ * Runs one scenario: starts the servers the mode names, drives them from
+ * this process through the SDK, stops them, and returns the report.
+ * `progress` gets one line per stage.
+ */
+export async function runBench(options: BenchOptions, command: string, progress: (line: string) => void): Promise<BenchReport> {
+  const startedAt = new Date().toISOString();
+  const machine = {
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    loadAverage1m: Math.round((loadavg()[0] ?? 0) * 100) / 100,
+  };
+  progress(`starting ${options.mode} servers`);
+  const target = await startBenchTarget(options, scenarioEnv(options));
+  const loadgen: WatchedProcess = { name: "loadgen", role: "loadgen", pid: process.pid };
+  const watched = [...target.servers, ...target.backends, loadgen];
+  let result: ScenarioResult;
+  try {
+    progress(`servers: ${target.servers.map((s) => `${s.name}(${s.pid})`).join(" ")} at ${target.urls.join(" ")}`);
+    result = await runScenario(options, target.urls, watched, progress);
+  } finally {
+    progress("stopping servers");
+    await target.stop();
+  }
+  const profDir = options.serverCpuProfDir;
+  const cpuProfiles = profDir ? readdirSync(profDir).filter((f) => f.endsWith(".md") || f.endsWith(".cpuprofile")).map((f) => join(profDir, f)) : undefined;
+  return {
+    scenario: options.scenario,
+    mode: options.mode,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    command,
+    machine,
+    servers: target.servers,
+    options,
+    result,
+    ...(cpuProfiles ? { cpuProfiles } : {}),
+  };
+}
+
+function runScenario(
+  options: BenchOptions,
+  urls: readonly string[],
+  watched: readonly WatchedProcess[],
+  progress: (line: string) => void,
+): Promise<ScenarioResult> {
+  switch (options.scenario) {
+    case "steady":
+      return runSteady(options, urls, watched);
+    case "saturate":
+      return runSaturate(options, urls, watched, progress);
+    case "idle":
+      return runIdle(options, urls, watched, progress);
+    case "reconnect-storm":
+      return runReconnectStorm(options, urls, watched, progress);
+    case "presence":
+      return runPresence(options, urls, watched, progress);
+  }
+}
