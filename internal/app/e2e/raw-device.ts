@@ -20,7 +20,7 @@ export interface RawDevice {
   readonly token: string;
   readonly chat: Client<typeof ChatService>;
   readonly events: ServerEvent[];
-  /** Opens a bidi stream with the given cursors; resolves after SyncComplete. */
+  /** Opens a bidi stream with the given cursors; resolves after SyncComplete, rejects if the stream ends first. */
   connect(cursors?: { conversationId: string; seq: number }[]): Promise<void>;
   send(frame: MessageInitShape<typeof ConnectRequestSchema>["frame"]): void;
   /** Ends the stream from the client side. */
@@ -29,6 +29,8 @@ export interface RawDevice {
   waitFor<T = ServerEvent>(pred: (e: ServerEvent) => boolean, timeoutMs?: number, from?: number): Promise<T>;
   /** The stream's terminal error, if it ended with one. */
   readonly streamError: unknown;
+  /** True from `connect` until the stream ends (either side). */
+  readonly streaming: boolean;
 }
 
 export function transportFor(url: string, protocol: "grpc" | "connect" = "grpc"): Transport {
@@ -46,10 +48,10 @@ const bearer = (token: string): Interceptor => (next) => (req) => {
 export async function newDevice(
   url: string,
   username: string,
-  opts: { register?: boolean; protocol?: "grpc" | "connect"; deviceId?: string } = {},
+  opts: { register?: boolean; protocol?: "grpc" | "connect"; deviceId?: string; password?: string } = {},
 ): Promise<RawDevice> {
   const auth = createClient(AuthService, transportFor(url, opts.protocol));
-  const password = "correct-horse-battery";
+  const password = opts.password ?? "correct-horse-battery";
   if (opts.register ?? true) await auth.register({ username, password }).catch(() => undefined);
   const login = await auth.login({ username, password, deviceName: "test", deviceId: opts.deviceId ?? "" });
   const token = login.token;
@@ -67,6 +69,7 @@ export async function newDevice(
   let abort: AbortController | undefined;
   let running: Promise<void> | undefined;
   let streamError: unknown;
+  let streaming = false;
 
   async function* requests(cursors: { conversationId: string; seq: number }[]): AsyncGenerator<ConnectRequest> {
     yield create(ConnectRequestSchema, {
@@ -93,10 +96,14 @@ export async function newDevice(
     get streamError() {
       return streamError;
     },
+    get streaming() {
+      return streaming;
+    },
     async connect(cursors = []) {
       abort = new AbortController();
       queue = [];
       streamError = undefined;
+      streaming = true;
       const from = events.length;
       running = (async () => {
         try {
@@ -107,9 +114,16 @@ export async function newDevice(
         } catch (err) {
           streamError = err;
         }
+        streaming = false;
         for (const w of waiters) w();
       })();
-      await device.waitFor((e) => e.event.case === "syncComplete", 5_000, from);
+      // A stream cut during catch-up (e.g. SLOW_CONSUMER) never sends SyncComplete: fail now, not at the timeout.
+      let synced = false;
+      const ended = running.then(() => {
+        if (!synced) throw new Error(`the stream ended before SyncComplete: ${String(streamError)}`);
+      });
+      await Promise.race([device.waitFor((e) => e.event.case === "syncComplete", 5_000, from), ended]);
+      synced = true;
     },
     send(frame) {
       const req = create(ConnectRequestSchema, { frame });

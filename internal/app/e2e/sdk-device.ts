@@ -9,7 +9,8 @@ export interface SdkDevice {
   stop(): Promise<void>;
 }
 
-const PASSWORD = "correct horse battery";
+/** The password openSdkDevice registers users with (for a raw device of the same user). */
+export const SDK_PASSWORD = "correct horse battery";
 const transportFor = (url: string, mode: ReceiveMode) =>
   mode === "bidi" ? createGrpcTransport({ baseUrl: url }) : createConnectTransport({ baseUrl: url, httpVersion: "1.1" });
 
@@ -20,8 +21,8 @@ export async function openSdkDevice(
   mode: ReceiveMode = "bidi",
   opts: { openTimeoutMs?: number } = {},
 ): Promise<SdkDevice> {
-  await register(transportFor(url, "bidi"), username, PASSWORD).catch(() => undefined);
-  const session = await login(transportFor(url, "bidi"), { username, password: PASSWORD, deviceName: "sdk" });
+  await register(transportFor(url, "bidi"), username, SDK_PASSWORD).catch(() => undefined);
+  const session = await login(transportFor(url, "bidi"), { username, password: SDK_PASSWORD, deviceName: "sdk" });
   const client = await createChatClient(
     { userId: session.userId, token: session.token, mode, backoff: { baseMs: 20, maxMs: 250 }, ...opts },
     { transport: transportFor(url, mode), storage: createMemoryStorage() },
