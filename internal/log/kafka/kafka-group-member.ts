@@ -27,7 +27,8 @@ const MAX_START_DELAY_MS = 5_000;
  * returned. So a revoked partition's last batch has finished before the coordinator can hand
  * it to another member, unless it runs past rebalanceTimeoutMs: then the coordinator drops
  * this member and the broker refuses its commits from then on.
- * onAssigned/onRevoked report the difference between consecutive assignments.
+ * onAssigned/onRevoked report the difference between consecutive assignments, except after an
+ * expulsion (see `joined`).
  *
  * Connection failures are retried (kafkajs restarts a crashed consumer) until `signal` aborts.
  */
@@ -45,6 +46,8 @@ export async function runGroupMember(params: GroupMemberParams, deps: { logger: 
     retry: { ...retryOptions(cfg), restartOnFailure: async () => !signal.aborted },
   });
   const owned = new Set<number>();
+  /** The member id of the latest join; the coordinator hands out a new one after an expulsion. */
+  let joinedAs: string | undefined;
   let generation = newGeneration(signal);
   const runner = createBatchRunner(
     {
@@ -81,16 +84,23 @@ export async function runGroupMember(params: GroupMemberParams, deps: { logger: 
   }
 
   watchGroup(consumer, {
-    joined(assignment) {
+    joined(assignment, memberId) {
       // Batches of the previous generation no longer commit, even for partitions kept.
       generation.controller.abort();
       generation = newGeneration(signal);
+      // A new member id means the coordinator expelled us (session timeout: a long pause, a
+      // frozen process) and we rejoined as a new member. Our partitions were owned by others
+      // in between and have moved on without us, so all of them count as revoked, even those
+      // we get back: whoever caches per-partition state must drop it.
+      const expelled = joinedAs !== undefined && memberId !== joinedAs;
+      joinedAs = memberId;
+      if (expelled) revokeAll();
       const next = new Set(assignment[cfg.topic] ?? []);
       const revoked = [...owned].filter((partition) => !next.has(partition));
       const assigned = [...next].filter((partition) => !owned.has(partition)).sort((a, b) => a - b);
       for (const partition of revoked) owned.delete(partition);
       for (const partition of assigned) owned.add(partition);
-      logger.info({ partitions: [...next], revoked, assigned }, "kafka group joined");
+      logger.info({ partitions: [...next], revoked, assigned, expelled }, "kafka group joined");
       notify("onRevoked", revoked);
       notify("onAssigned", assigned);
     },
@@ -136,7 +146,7 @@ export async function runGroupMember(params: GroupMemberParams, deps: { logger: 
 }
 
 interface GroupWatcher {
-  joined(assignment: Record<string, number[]>): void;
+  joined(assignment: Record<string, number[]>, memberId: string): void;
   rebalancing(): void;
   crashed(err: Error, restarting: boolean): void;
 }
@@ -144,7 +154,7 @@ interface GroupWatcher {
 /** kafkajs emits these synchronously, inside the step that caused them. */
 function watchGroup(consumer: Consumer, watcher: GroupWatcher): void {
   const { GROUP_JOIN, REBALANCING, CRASH } = consumer.events;
-  consumer.on(GROUP_JOIN, (event) => watcher.joined(event.payload.memberAssignment));
+  consumer.on(GROUP_JOIN, (event) => watcher.joined(event.payload.memberAssignment, event.payload.memberId));
   consumer.on(REBALANCING, () => watcher.rebalancing());
   consumer.on(CRASH, (event) => watcher.crashed(event.payload.error, event.payload.restart));
 }
