@@ -1,2 +1,2 @@
 export { startTcpProxy } from "./tcp-proxy.ts";
-export type { TcpProxy, ProxyMode } from "./tcp-proxy.ts";
+export type { TcpProxy, ProxyMode, ProxyTarget } from "./tcp-proxy.ts";

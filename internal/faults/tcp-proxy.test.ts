@@ -57,3 +57,27 @@ test("going down resets live connections", async () => {
   expect(proxy.connections).toBe(0);
   proxy.setMode("pass");
 });
+
+test("setTarget sends new connections to the new server and leaves live ones where they are", async () => {
+  const other = net.createServer((s) => s.on("data", (d) => s.write(`other:${d}`)).on("error", () => undefined));
+  await new Promise<void>((r) => other.listen(0, "127.0.0.1", r));
+  const original = proxy.target;
+  const live = net.connect(proxy.port, "127.0.0.1");
+  live.on("error", () => undefined);
+  await new Promise((r) => live.on("connect", r));
+  const echoOf = (s: net.Socket, text: string) =>
+    new Promise<string>((resolve) => {
+      s.once("data", (d) => resolve(d.toString()));
+      s.write(text);
+    });
+  try {
+    expect(await echoOf(live, "a")).toBe("a");
+    proxy.setTarget({ host: "127.0.0.1", port: (other.address() as net.AddressInfo).port });
+    expect(await roundTrip()).toBe("other:ping");
+    expect(await echoOf(live, "b")).toBe("b");
+  } finally {
+    live.destroy();
+    proxy.setTarget(original);
+    other.close();
+  }
+});

@@ -9,10 +9,17 @@ export type ProxyMode =
   /** Keep connections open but drop every byte both ways (half-open peer, no FIN). */
   | "blackhole";
 
+/** Where the proxy forwards to. */
+export interface ProxyTarget {
+  readonly host: string;
+  readonly port: number;
+}
+
 /**
  * A TCP proxy on 127.0.0.1 in front of a server, for tests that need the
  * network to fail: cut it, blackhole it (a peer that vanished without FIN),
- * or add latency. Loopback only.
+ * add latency, or point it at another server (a load balancer moving its
+ * clients after a backend died). Loopback only.
  */
 export interface TcpProxy {
   readonly port: number;
@@ -20,12 +27,19 @@ export interface TcpProxy {
   setMode(mode: ProxyMode): void;
   /** Extra one-way delay per chunk, both directions. */
   setDelayMs(ms: number): void;
+  /**
+   * New connections go to `next`; live ones stay where they are (as behind a
+   * load balancer), so cut them with setMode("down") to move them at once.
+   */
+  setTarget(next: ProxyTarget): void;
+  readonly target: ProxyTarget;
   /** Live client connections. */
   readonly connections: number;
   close(): Promise<void>;
 }
 
-export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+export async function startTcpProxy(initial: ProxyTarget): Promise<TcpProxy> {
+  let target: ProxyTarget = { host: initial.host, port: initial.port };
   let mode: ProxyMode = "pass";
   let delayMs = 0;
   const pairs = new Set<{ client: net.Socket; upstream: net.Socket }>();
@@ -77,6 +91,12 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     },
     setDelayMs(ms) {
       delayMs = ms;
+    },
+    setTarget(next) {
+      target = { host: next.host, port: next.port };
+    },
+    get target() {
+      return target;
     },
     async close() {
       for (const p of pairs) {

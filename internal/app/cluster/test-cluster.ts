@@ -35,7 +35,7 @@ export interface TestCluster {
   readonly workers: ClusterProcess[];
   /** The environment every process gets (URLs, secret, tuning). */
   readonly env: Record<string, string>;
-  addGateway(): Promise<ClusterProcess>;
+  addGateway(extraEnv?: Record<string, string>): Promise<ClusterProcess>;
   addWorker(extraEnv?: Record<string, string>): Promise<ClusterProcess>;
   destroy(): Promise<void>;
 }
@@ -46,6 +46,8 @@ export interface ClusterOptions {
   readonly partitions?: number;
   /** Extra variables for every process (e.g. PRESENCE_GRACE_MS). */
   readonly env?: Record<string, string>;
+  /** Extra LOG_URL query parameters (e.g. sessionTimeoutMs for a quicker failover). */
+  readonly logParams?: Record<string, string>;
 }
 
 export async function startTestCluster(
@@ -60,7 +62,7 @@ export async function startTestCluster(
   // Migrate once here: processes starting together must not race on the schema.
   await migrateCassandra(parseCassandraUrl(storeUrl));
   const env: Record<string, string> = {
-    LOG_URL: `kafka://${backends.kafka.brokers.join(",")}?topic=${topic}&partitions=${opts.partitions ?? 6}`,
+    LOG_URL: `kafka://${backends.kafka.brokers.join(",")}?${new URLSearchParams({ topic, partitions: String(opts.partitions ?? 6), ...opts.logParams })}`,
     STORE_URL: storeUrl,
     REDIS_URL: `${backends.redis.url}${backends.redis.url.includes("?") ? "&" : "?"}prefix=${prefix}`,
     AUTH_SECRET: "cluster-test-secret-cluster-test-secret",
@@ -70,6 +72,8 @@ export async function startTestCluster(
     ...opts.env,
   };
   const procs: ClusterProcess[] = [];
+  // Every consumer group a process joined (a test may start workers in groups of their own).
+  const groups = new Set([env.WORKER_GROUP!]);
   let n = 0;
 
   async function spawn(role: "gateway" | "worker", extra: Record<string, string> = {}): Promise<ClusterProcess> {
@@ -151,12 +155,13 @@ export async function startTestCluster(
     gateways: [],
     workers: [],
     env,
-    async addGateway() {
-      const g = await spawn("gateway");
+    async addGateway(extra) {
+      const g = await spawn("gateway", extra);
       cluster.gateways.push(g);
       return g;
     },
     async addWorker(extra) {
+      if (extra?.WORKER_GROUP) groups.add(extra.WORKER_GROUP);
       const w = await spawn("worker", extra);
       cluster.workers.push(w);
       return w;
@@ -168,6 +173,7 @@ export async function startTestCluster(
       const admin = kafka.admin();
       await admin.connect();
       await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+      await admin.deleteGroups([...groups]).catch(() => undefined);
       await admin.disconnect();
       const cql = new cassandra.Client({
         contactPoints: [...backends.cassandra.contactPoints],
