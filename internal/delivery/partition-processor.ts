@@ -43,6 +43,8 @@ export interface PartitionProcessor {
 interface PartitionState {
   readonly lastSeq: Map<ConversationId, Seq>;
   readonly watermarks: Map<string, Watermarks>;
+  /** Offset right after the last record this state has seen. */
+  nextOffset: number | undefined;
 }
 
 const MAX_CACHED = 100_000;
@@ -52,11 +54,15 @@ export function createPartitionProcessor(cfg: { generation: number }, deps: Part
   const states = new Map<number, PartitionState>();
   const conversations = new Map<ConversationId, Conversation>();
 
-  const stateOf = (partition: number): PartitionState => {
+  const stateOf = (partition: number, firstOffset: number): PartitionState => {
     let s = states.get(partition);
-    if (!s || s.lastSeq.size > MAX_CACHED || s.watermarks.size > MAX_CACHED) {
+    // The cache describes the log up to nextOffset. A batch that does not
+    // continue there (another owner moved the partition on while this member
+    // was expelled, a seek, a replay) would meet stale values: start afresh.
+    const continues = s?.nextOffset === undefined || s.nextOffset === firstOffset;
+    if (!s || !continues || s.lastSeq.size > MAX_CACHED || s.watermarks.size > MAX_CACHED) {
       // Dropping the cache is always safe: it is re-seeded relative to the current record.
-      s = { lastSeq: new Map(), watermarks: new Map() };
+      s = { lastSeq: new Map(), watermarks: new Map(), nextOffset: undefined };
       states.set(partition, s);
     }
     return s;
@@ -160,7 +166,7 @@ export function createPartitionProcessor(cfg: { generation: number }, deps: Part
 
   return {
     async handleBatch(batch) {
-      const state = stateOf(batch.partition);
+      const state = stateOf(batch.partition, batch.records[0]!.offset);
       const out = createPushBatch(deps);
       deps.metrics?.batchRecords.observe(batch.records.length);
       let newestAcceptedAtMs = 0;
@@ -185,6 +191,7 @@ export function createPartitionProcessor(cfg: { generation: number }, deps: Part
         states.delete(batch.partition);
         throw err;
       }
+      state.nextOffset = batch.records[batch.records.length - 1]!.offset + 1;
       // Push only after the store writes: a device that receives a message can
       // always fetch it again, and its ack can never outrun the stored head.
       await out.flush();
