@@ -59,7 +59,13 @@ function watermarksShown(client: ChatClient, conversationId: string, userId: str
 /** Polls devices and server until they agree or the timeout passes. */
 export async function awaitQuiescence(
   cfg: QuiescenceConfig,
-  deps: { readonly fleet: Fleet; readonly serverUrl: string; readonly clock: { nowMs(): number } },
+  deps: {
+    readonly fleet: Fleet;
+    readonly serverUrl: string;
+    readonly clock: { nowMs(): number };
+    /** Told what the wait is blocked on, every few seconds. */
+    readonly progress?: (line: string) => void;
+  },
 ): Promise<QuiescenceResult> {
   const { fleet, clock } = deps;
   const peers = new Map<string, string>();
@@ -69,6 +75,7 @@ export async function awaitQuiescence(
   }
   const startMs = clock.nowMs();
   let blockedOn = "not polled";
+  let reportedAtMs = startMs;
   for (let poll = 0; poll < 100_000 && clock.nowMs() - startMs < cfg.timeoutMs; poll++) {
     try {
       const listed = await listAll(deps.serverUrl, fleet.users);
@@ -80,6 +87,10 @@ export async function awaitQuiescence(
       blockedOn = `server unreachable: ${String(err)}`;
     }
     if (blockedOn === "") return { quiet: true, waitedMs: clock.nowMs() - startMs, blockedOn };
+    if (clock.nowMs() - reportedAtMs >= 5_000) {
+      reportedAtMs = clock.nowMs();
+      deps.progress?.(`still waiting after ${reportedAtMs - startMs} ms: ${blockedOn}`);
+    }
     await Bun.sleep(cfg.pollMs);
   }
   return { quiet: false, waitedMs: clock.nowMs() - startMs, blockedOn };

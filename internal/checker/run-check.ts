@@ -87,7 +87,7 @@ export async function runCheck(cfg: CheckConfig, deps: CheckDeps = {}): Promise<
     await Promise.all(fleet.devices.map((d) => d.start()));
     progress(`workload done: ${work.composed} composed, faults ${JSON.stringify(faults.counts())}; waiting for quiescence`);
 
-    const quiescence = await awaitQuiescence({ timeoutMs: cfg.quiesceTimeoutMs, pollMs: 200 }, { fleet, serverUrl: server.url, clock });
+    const quiescence = await awaitQuiescence({ timeoutMs: cfg.quiesceTimeoutMs, pollMs: 200 }, { fleet, serverUrl: server.url, clock, progress });
     progress(`quiescence: ${quiescence.quiet ? "reached" : `NOT reached (${quiescence.blockedOn})`} after ${quiescence.waitedMs} ms`);
     const final = await collectFinalState(fleet);
     const serverState = await collectServerState(server.url, fleet.users, fleet.conversations);

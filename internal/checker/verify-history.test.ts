@@ -89,7 +89,7 @@ const cases: { name: string; mutate: (h: History) => History; expected: Partial<
     expected: { undelivered: 1 },
   },
   {
-    name: "a failed send is reported",
+    name: "a failed send: a valid message refused for good",
     mutate: (h) => ({ ...h, sends: [...h.sends, { clientMsgId: "m5", conversationId: conv, deviceId: "b1", sentAck: false, failed: "INTERNAL" }] }),
     expected: { failed: 1 },
   },
