@@ -6,13 +6,13 @@
  * and cursors live in a local SQLite file, so it starts, composes and shows
  * history while offline and resumes where it stood after a restart.
  */
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { mkdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import readline from "node:readline/promises";
 import { parseArgs } from "node:util";
 import { createChatClient } from "../../internal/client/index.ts";
+import { createNativeTransport } from "../../internal/client/node/index.ts";
 import { createSqliteStorage } from "../../internal/client/sqlite/index.ts";
 import { forgetToken, signIn } from "./sign-in.ts";
 import { runTerminalApp } from "./terminal-app.ts";
@@ -58,7 +58,7 @@ const server = values.server ?? process.env.CHAT_SERVER ?? "http://127.0.0.1:808
 const dbPath = values.db ?? process.env.CHAT_DB ?? join(homedir(), ".local", "share", "chat-cli", `${username}.sqlite`);
 mkdirSync(dirname(dbPath), { recursive: true });
 
-const transport = createGrpcTransport({ baseUrl: server });
+const transport = createNativeTransport(server);
 const storage = createSqliteStorage({ path: dbPath });
 let exitCode = 0;
 try {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, test } from "bun:test";
 import net from "node:net";
 import type { Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { createNativeTransport } from "../client/node/index.ts";
 import { startEmbeddedServer, type RunningServer } from "../app/index.ts";
 import { createChatClient, createMemoryStorage, login, register, type ChatClient, type ReceiveMode } from "../client/index.ts";
 import { startTcpProxy } from "../faults/index.ts";
@@ -113,13 +114,12 @@ const deadPathCase = async (transport: (url: string) => Transport): Promise<void
   }
 };
 
-// Fails today: the SDK notices the dead stream (heartbeat) and gives up each
-// new opening after openTimeoutMs, but connect-node's Http2SessionManager,
-// without pingIntervalMs, never verifies its session, so every retry goes out
-// on the same dead connection.
-test.failing(
-  "(bidi, default gRPC transport) after its connection died silently the device reconnects over a new connection",
-  () => deadPathCase((url) => createGrpcTransport({ baseUrl: url })),
+// connect-node's Http2SessionManager, without pingIntervalMs, never verifies
+// its session, so every retry of the SDK would go out on the same dead
+// connection: the SDK's native transport (createNativeTransport) pings.
+test(
+  "(bidi, the SDK's native transport) after its connection died silently the device reconnects over a new connection",
+  () => deadPathCase((url) => createNativeTransport(url, { pingIntervalMs: 1_000, pingTimeoutMs: 1_000 })),
   2 * recoverWithinMs + 10_000,
 );
 

@@ -42,7 +42,12 @@ export interface ChatClientConfig {
 
 /** What a chat client is built from. */
 export interface ChatClientDeps {
-  /** gRPC (connect-node) for bidi, Connect or gRPC-Web for subscribe; the SDK adds the bearer token. */
+  /**
+   * gRPC for bidi, Connect or gRPC-Web for subscribe; the SDK adds the bearer token.
+   * Native clients: use `createNativeTransport` (internal/client/node), which
+   * pings its connection so a silently dead one is replaced; browsers:
+   * connect-web's `createConnectTransport`.
+   */
   readonly transport: Transport;
   readonly storage: ClientStorage;
   readonly runtime?: ClientRuntime;

@@ -1,4 +1,5 @@
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { createNativeTransport } from "./node/index.ts";
 import type { Transport } from "@connectrpc/connect";
 import { login, register, type DeviceSession } from "./auth.ts";
 import { createChatClient, type ChatClient, type ChatClientConfig } from "./chat-client.ts";
@@ -17,7 +18,7 @@ export const testPassword = "correct horse battery";
 /** A transport of the kind each mode is meant for (connect-node stands in for connect-web). */
 export function transportFor(url: string, mode: ReceiveMode): Transport {
   return mode === "bidi"
-    ? createGrpcTransport({ baseUrl: url })
+    ? createNativeTransport(url, { pingIntervalMs: 1_000, pingTimeoutMs: 1_000 })
     : createConnectTransport({ baseUrl: url, httpVersion: "1.1" });
 }
 

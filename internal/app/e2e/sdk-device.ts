@@ -1,4 +1,5 @@
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { createNativeTransport } from "../../client/node/index.ts";
 import { createChatClient, createMemoryStorage, login, register, type ChatClient, type ReceiveMode } from "../../client/index.ts";
 
 /** An SDK device for scenario tests: a ChatClient running against `url`. */
@@ -12,7 +13,7 @@ export interface SdkDevice {
 /** The password openSdkDevice registers users with (for a raw device of the same user). */
 export const SDK_PASSWORD = "correct horse battery";
 const transportFor = (url: string, mode: ReceiveMode) =>
-  mode === "bidi" ? createGrpcTransport({ baseUrl: url }) : createConnectTransport({ baseUrl: url, httpVersion: "1.1" });
+  mode === "bidi" ? createNativeTransport(url, { pingIntervalMs: 1_000, pingTimeoutMs: 1_000 }) : createConnectTransport({ baseUrl: url, httpVersion: "1.1" });
 
 /** Registers the user if needed, logs in a new device and runs its client (fast backoff for tests). */
 export async function openSdkDevice(

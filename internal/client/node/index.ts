@@ -1,0 +1,1 @@
+export { createNativeTransport } from "./native-transport.ts";
