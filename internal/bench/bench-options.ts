@@ -146,7 +146,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   if (!["embedded", "distributed", "external"].includes(mode)) problems.push(`--mode=${mode}: expected embedded, distributed or external`);
   if (mode === "external" && urls.length === 0) problems.push("--mode=external needs --url");
   for (const url of urls) {
-    if (!/^https?:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?\/?$/.test(url)) problems.push(`--url=${url}: the bench only targets loopback addresses`);
+    const loopback = /^https?:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?\/?$/;
+    if (!loopback.test(url)) problems.push(`--url=${url}: the bench only targets loopback addresses`);
   }
   const sourceAddresses = list("source-addrs");
   for (const a of sourceAddresses) if (!/^127\.\d+\.\d+\.\d+$/.test(a)) problems.push(`--source-addrs: ${a} is not a 127.x.y.z address`);

@@ -17,7 +17,8 @@ describe("bench options", () => {
 
   test("reads --key value and --key=value over the defaults", () => {
     const o = parseBenchArgs(["--scenario", "saturate", "--rate=500", "--duration", "10s", "--mode", "distributed", "--quiet"]);
-    expect(o).toMatchObject({ scenario: "saturate", ratePerSec: 500, durationMs: 10_000, mode: "distributed", quiet: true, pairs: defaultOptions.pairs });
+    expect(o).toMatchObject({ scenario: "saturate", ratePerSec: 500, durationMs: 10_000, mode: "distributed", quiet: true });
+    expect(o.pairs).toBe(defaultOptions.pairs);
   });
 
   test("lists every problem at once, and refuses non-loopback targets", () => {

@@ -29,7 +29,7 @@ function processTable(processes: readonly ProcessUsage[]): string {
 
 const errors = (load: LoadResult): string => {
   const parts = [
-    `lost ${load.lost}`,
+    `undelivered after drain ${load.lost}`,
     `send rejections ${load.sendRejections}`,
     ...Object.entries(load.serverErrors).map(([k, v]) => `error ${k} x${v}`),
     ...Object.entries(load.streamFailures).map(([k, v]) => `stream ${k} x${v}`),
@@ -41,11 +41,12 @@ function loadSummary(load: LoadResult): string {
   const cpu = load.cpuPerMessage;
   return [
     `offered ${load.offeredRatePerSec}/s, issued ${load.issuedRatePerSec}/s, delivered ${load.deliveredRatePerSec}/s ` +
-      `(${load.deviceDeliveriesPerSec} device deliveries/s) over ${load.windowSec} s; generator lag max ${load.maxIssueLagMs} ms`,
+      `(${load.deviceDeliveriesPerSec} device deliveries/s) over ${load.windowSec} s; generator lag max ${load.maxIssueLagMs} ms, event-loop stall max ${load.loadgenMaxStallMs} ms`,
     `CPU per delivered message: servers ${cpu.serversUs} us` +
       (cpu.withBackendsUs === undefined ? "" : `, with Kafka/Cassandra/Redis ${cpu.withBackendsUs} us`) +
       `, load generator ${cpu.loadgenUs} us`,
     `errors: ${errors(load)}${load.aborted ? `; ABORTED: ${load.aborted}` : ""}`,
+    `machine during the window: ${load.machine.busyCores} cores busy, ${load.machine.otherCores} of them for other users`,
     latencyTable(load),
     processTable(load.processes),
   ].join("\n");
@@ -63,8 +64,8 @@ export function formatReport(report: BenchReport): string {
         head,
         `${r.pairs} pairs x ${r.devicesPerUser} devices/user; last rate that held (p99 <= ${r.p99LimitMs} ms): ${r.lastHeldRatePerSec}/s offered, ${r.lastHeldDeliveredPerSec}/s delivered`,
         table(
-          ["offered/s", "delivered/s", "p50", "p99", "p99.9", "sent p99", "cpu us/msg", "verdict"],
-          r.steps.map((s) => [s.offeredRatePerSec, s.deliveredRatePerSec, s.e2e.p50Ms, s.e2e.p99Ms, s.e2e.p999Ms, s.sentAck.p99Ms, s.cpuPerMessage.serversUs, s.verdict]),
+          ["offered/s", "delivered/s", "p50", "p99", "p99.9", "sent p99", "cpu us/msg", "others' cores", "verdict"],
+          r.steps.map((s) => [s.offeredRatePerSec, s.deliveredRatePerSec, s.e2e.p50Ms, s.e2e.p99Ms, s.e2e.p999Ms, s.sentAck.p99Ms, s.cpuPerMessage.serversUs, s.machine.otherCores, s.verdict]),
         ),
         ...r.steps.filter((s) => s.held).slice(-1).map((s) => `last held step:\n${loadSummary(s)}`),
       ].join("\n");
@@ -73,7 +74,7 @@ export function formatReport(report: BenchReport): string {
         head,
         `${r.connect.connected}/${r.connections} live in ${r.connect.seconds} s (${r.connectRatePerSec}/s)${r.connect.firstError ? `; first error: ${r.connect.firstError}` : ""}`,
         `gateway RSS ${r.gatewayRssBeforeMiB} -> ${r.gatewayRssAfterMiB} MiB: ${r.gatewayRssPerConnectionKiB} KiB per connection (load generator: ${r.loadgenRssPerConnectionKiB} KiB)`,
-        `hold ${r.holdSec} s (heartbeats only):`,
+        `hold ${r.holdSec} s (heartbeats only); machine ${r.machine.busyCores} cores busy, ${r.machine.otherCores} for other users:`,
         processTable(r.holdProcesses),
       ].join("\n");
     case "reconnect-storm":
@@ -82,6 +83,7 @@ export function formatReport(report: BenchReport): string {
         `${r.devices} devices dropped; ${r.messages} messages from ${r.senders} senders accepted in ${r.sendSec} s while away`,
         `all reconnected at once: ${r.caughtUp}/${r.devices} caught up in ${r.catchUpSec} s; per device p50 ${r.perDevice.p50Ms} ms, p99 ${r.perDevice.p99Ms} ms, max ${r.perDevice.maxMs} ms`,
         `gateway RSS ${r.gatewayRssBeforeMiB} MiB before, peak ${r.gatewayPeakRssMiB} MiB; stream failures ${JSON.stringify(r.streamFailures)}`,
+        `machine during the storm: ${r.machine.busyCores} cores busy, ${r.machine.otherCores} for other users`,
         processTable(r.processes),
       ].join("\n");
     case "presence":
@@ -89,6 +91,7 @@ export function formatReport(report: BenchReport): string {
         head,
         `${r.users} users watching ${r.watchPeers * 2} peers each; ${r.flapsPerSec} flaps/s over ${r.windowSec} s`,
         `presence entries delivered ${r.presenceEventsPerSec}/s, of which transitions ${r.transitionsSeenPerSec}/s`,
+        `machine: ${r.machine.busyCores} cores busy, ${r.machine.otherCores} for other users`,
         processTable(r.processes),
       ].join("\n");
   }

@@ -1,7 +1,15 @@
 import type { BenchOptions } from "./bench-options.ts";
 import { runPrefix } from "./bench-device.ts";
 import { connectGroup, openDeviceGroup, startConversations, type ConnectOutcome } from "./device-group.ts";
-import { processUsage, snapshotProcesses, type ProcessUsage, type WatchedProcess } from "./proc-stats.ts";
+import {
+  machineLoad,
+  processUsage,
+  sampleMachineCpu,
+  snapshotProcesses,
+  type MachineLoad,
+  type ProcessUsage,
+  type WatchedProcess,
+} from "./proc-stats.ts";
 
 /** Result of `idle`: what an open, silent stream costs the gateway. */
 export interface IdleResult {
@@ -19,6 +27,7 @@ export interface IdleResult {
   readonly holdSec: number;
   /** CPU during the hold, when only heartbeats flow. */
   readonly holdProcesses: readonly ProcessUsage[];
+  readonly machine: MachineLoad;
 }
 
 const isGateway = (p: WatchedProcess): boolean => p.role === "gateway" || p.role === "server";
@@ -43,7 +52,13 @@ export async function runIdle(
 ): Promise<IdleResult> {
   const n = options.connections;
   progress(`idle: registering ${n} users`);
-  const devices = await openDeviceGroup({ count: n, urls, sourceAddresses: options.sourceAddresses, concurrency: options.connectConcurrency, prefix: runPrefix() });
+  const devices = await openDeviceGroup({
+    count: n,
+    urls,
+    sourceAddresses: options.sourceAddresses,
+    concurrency: options.connectConcurrency,
+    prefix: runPrefix(),
+  });
   const pairs = Array.from({ length: Math.floor(n / 2) }, (_, i) => [devices[2 * i]!, devices[2 * i + 1]!] as const);
   await startConversations(pairs, options.connectConcurrency);
   try {
@@ -57,12 +72,15 @@ export async function runIdle(
     // Let the gateway finish registering routes and presence before reading it.
     await Bun.sleep(n >= 1000 ? 3_000 : 500);
     const before = snapshotProcesses(watched);
+    const machineBefore = sampleMachineCpu();
     const holdStart = performance.now();
     await Bun.sleep(options.durationMs);
     const after = snapshotProcesses(watched);
+    const machineAfter = sampleMachineCpu();
     const holdSec = (performance.now() - holdStart) / 1000;
     const gatewayAfter = sumRss(watched, isGateway);
     const loadgenAfter = sumRss(watched, (p) => p.role === "loadgen");
+    const holdProcesses = processUsage(watched, before, after, holdSec);
     const perConnKiB = (delta: number): number => (connect.connected > 0 ? Math.round(delta / 1024 / connect.connected * 10) / 10 : 0);
     return {
       kind: "idle",
@@ -74,7 +92,8 @@ export async function runIdle(
       gatewayRssPerConnectionKiB: perConnKiB(gatewayAfter - gatewayBefore),
       loadgenRssPerConnectionKiB: perConnKiB(loadgenAfter - loadgenBefore),
       holdSec: Math.round(holdSec * 10) / 10,
-      holdProcesses: processUsage(watched, before, after, holdSec),
+      holdProcesses,
+      machine: machineLoad(machineBefore, machineAfter, holdProcesses, holdSec),
     };
   } finally {
     await Promise.all(devices.map((d) => d.stop()));

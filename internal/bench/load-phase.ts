@@ -1,7 +1,17 @@
 import { createMessageTracker, type TrackerResult } from "./message-tracker.ts";
 import { monotonicUs, runOpenLoop } from "./open-loop.ts";
 import type { PairFleet } from "./pair-fleet.ts";
-import { processUsage, snapshotProcesses, type ProcessUsage, type ProcSample, type WatchedProcess } from "./proc-stats.ts";
+import {
+  machineLoad,
+  processUsage,
+  sampleMachineCpu,
+  snapshotProcesses,
+  type MachineCpuSample,
+  type MachineLoad,
+  type ProcessUsage,
+  type ProcSample,
+  type WatchedProcess,
+} from "./proc-stats.ts";
 
 /** One open-loop load at a fixed rate: warm-up, measured window, drain. */
 export interface LoadPhaseConfig {
@@ -36,11 +46,15 @@ export interface LoadResult extends TrackerResult {
   readonly windowSec: number;
   /** Worst lag of the generator behind its schedule (it counts in the latencies). */
   readonly maxIssueLagMs: number;
+  /** Longest stall of the load generator's event loop (GC, CPU starvation), warm-up included. */
+  readonly loadgenMaxStallMs: number;
   readonly sendRejections: number;
   /** Why the phase stopped early, if it did. */
   readonly aborted?: string;
   readonly processes: readonly ProcessUsage[];
   readonly cpuPerMessage: CpuPerMessage;
+  /** The machine during the window: busy cores, and those busy for someone else (noise). */
+  readonly machine: MachineLoad;
 }
 
 /**
@@ -57,6 +71,7 @@ export async function runLoadPhase(
   const windowStartUs = startUs + cfg.warmupMs * 1000;
   const windowEndUs = windowStartUs + cfg.windowMs * 1000;
   const tracker = createMessageTracker({ startUs: windowStartUs, endUs: windowEndUs });
+  // Throughput counts arrivals in the window up to where it really closed (early, on abort).
   fleet.observe((userId, event) => tracker.observe(userId, event, monotonicUs()));
   const text = "m".repeat(cfg.bodyBytes);
   const stop = new AbortController();
@@ -66,18 +81,31 @@ export async function runLoadPhase(
 
   let before: Map<number, ProcSample> | undefined;
   let after: Map<number, ProcSample> | undefined;
+  let machineBefore: MachineCpuSample | undefined;
+  let machineAfter: MachineCpuSample | undefined;
   let windowOpenedUs = windowStartUs;
   let windowClosedUs = windowEndUs;
   const openWindow = setTimeout(() => {
     windowOpenedUs = monotonicUs();
     before = snapshotProcesses(watched);
+    machineBefore = sampleMachineCpu();
   }, cfg.warmupMs + 20);
   const closeWindow = (): void => {
     if (after || !before) return;
     windowClosedUs = monotonicUs();
+    tracker.closeWindow(windowClosedUs);
     after = snapshotProcesses(watched);
+    machineAfter = sampleMachineCpu();
   };
   const closeTimer = setTimeout(closeWindow, cfg.warmupMs + cfg.windowMs + 20);
+  // A 10 ms ticker: how late it fires is how long the generator's event loop was stalled.
+  let lastTickMs = performance.now();
+  let maxStallMs = 0;
+  const stallProbe = setInterval(() => {
+    const now = performance.now();
+    maxStallMs = Math.max(maxStallMs, now - lastTickMs - 10);
+    lastTickMs = now;
+  }, 10);
   const maxBacklog = Math.max(1000, cfg.ratePerSec * cfg.maxBacklogSec);
   const watchdog = setInterval(() => {
     if (tracker.backlog() > maxBacklog) {
@@ -101,6 +129,7 @@ export async function runLoadPhase(
     },
   );
   clearInterval(watchdog);
+  clearInterval(stallProbe);
   clearTimeout(openWindow);
   if (aborted) clearTimeout(closeTimer);
   closeWindow();
@@ -127,9 +156,11 @@ export async function runLoadPhase(
     deviceDeliveriesPerSec: rate(result.deviceDeliveriesInWindow),
     windowSec: Math.round(windowSec * 100) / 100,
     maxIssueLagMs: Math.round(loop.maxIssueLagUs / 100) / 10,
+    loadgenMaxStallMs: Math.round(maxStallMs),
     sendRejections,
     ...(aborted ? { aborted } : {}),
     processes,
+    machine: machineBefore && machineAfter ? machineLoad(machineBefore, machineAfter, processes, windowSec) : { busyCores: 0, otherCores: 0 },
     cpuPerMessage: {
       serversUs: perMessageUs(cpuOf(["server", "gateway", "worker"])),
       ...(hasBackends ? { withBackendsUs: perMessageUs(cpuOf(["server", "gateway", "worker", "backend"])) } : {}),

@@ -21,7 +21,7 @@ export interface TrackerResult {
   /** scheduled send -> a sender device learns the recipient's delivered watermark covers it. */
   readonly deliveredReceipt: LatencySummary;
   readonly sent: number;
-  /** Measured messages not received by any recipient device when the result was taken. */
+  /** Measured messages no recipient device held when the result was taken (after the drain): lost or very late. */
   readonly lost: number;
   /** Messages first received by a recipient inside the window. */
   readonly receivedInWindow: number;
@@ -47,11 +47,13 @@ export interface MessageTracker {
   backlog(): number;
   /** Measured messages still waiting for any of their three events. */
   outstandingMeasured(): number;
+  /** Ends the window early (the phase was aborted): later arrivals no longer count as in-window throughput. */
+  closeWindow(atUs: number): void;
   result(): TrackerResult;
 }
 
 /** A tracker whose measured window is [windowStartUs, windowEndUs) on the bench clock. */
-export function createMessageTracker(window: { readonly startUs: number; readonly endUs: number }): MessageTracker {
+export function createMessageTracker(window: { readonly startUs: number; endUs: number }): MessageTracker {
   const entries = new Map<string, Entry>();
   const e2e = createLatencyHistogram();
   const sentAck = createLatencyHistogram();
@@ -92,7 +94,8 @@ export function createMessageTracker(window: { readonly startUs: number; readonl
     else awaitingDelivery.delete(key);
   };
 
-  const onMessages = (userId: string, conversationId: string, messages: readonly { clientMsgId: string; senderUserId: string; seq: number }[], nowUs: number): void => {
+  type Held = { readonly clientMsgId: string; readonly senderUserId: string; readonly seq: number };
+  const onMessages = (userId: string, conversationId: string, messages: readonly Held[], nowUs: number): void => {
     for (const m of messages) {
       const entry = entries.get(m.clientMsgId);
       if (!entry) continue;
@@ -161,6 +164,9 @@ export function createMessageTracker(window: { readonly startUs: number; readonl
       }
     },
     backlog: () => backlog,
+    closeWindow(atUs) {
+      window.endUs = Math.min(window.endUs, atUs);
+    },
     outstandingMeasured: () => outstanding,
     result() {
       let lost = 0;

@@ -1,7 +1,15 @@
 import type { BenchOptions } from "./bench-options.ts";
 import { runPrefix, type BenchDevice } from "./bench-device.ts";
 import { connectGroup, openDeviceGroup, startConversations } from "./device-group.ts";
-import { processUsage, snapshotProcesses, type ProcessUsage, type WatchedProcess } from "./proc-stats.ts";
+import {
+  machineLoad,
+  processUsage,
+  sampleMachineCpu,
+  snapshotProcesses,
+  type MachineLoad,
+  type ProcessUsage,
+  type WatchedProcess,
+} from "./proc-stats.ts";
 
 /** Result of `presence`. */
 export interface PresenceResult {
@@ -17,6 +25,7 @@ export interface PresenceResult {
   /** Of those, entries that changed what the receiving device believed (online <-> offline). */
   readonly transitionsSeenPerSec: number;
   readonly processes: readonly ProcessUsage[];
+  readonly machine: MachineLoad;
 }
 
 /** Online and offline periods of a flapping device, in ms: offline periods straddle the 500 ms grace the bench sets. */
@@ -39,7 +48,13 @@ export async function runPresence(
   const n = options.connections;
   const k = Math.min(options.watchPeers, n - 1);
   progress(`presence: registering ${n} users, ${k} conversations each`);
-  const devices = await openDeviceGroup({ count: n, urls, sourceAddresses: options.sourceAddresses, concurrency: options.connectConcurrency, prefix: runPrefix() });
+  const devices = await openDeviceGroup({
+    count: n,
+    urls,
+    sourceAddresses: options.sourceAddresses,
+    concurrency: options.connectConcurrency,
+    prefix: runPrefix(),
+  });
   const pairs: (readonly [BenchDevice, BenchDevice])[] = [];
   for (let i = 0; i < n; i++) for (let d = 1; d <= k; d++) pairs.push([devices[i]!, devices[(i + d) % n]!]);
   await startConversations(pairs, options.connectConcurrency);
@@ -91,14 +106,17 @@ export async function runPresence(
     progress(`presence: flapping; warm-up ${options.warmupMs} ms, window ${options.durationMs} ms`);
     await Bun.sleep(options.warmupMs);
     const before = snapshotProcesses(watched);
+    const machineBefore = sampleMachineCpu();
     const start = performance.now();
     counting = true;
     await Bun.sleep(options.durationMs);
     counting = false;
     const windowSec = (performance.now() - start) / 1000;
     const after = snapshotProcesses(watched);
+    const machineAfter = sampleMachineCpu();
     stop.abort();
     await Promise.all(flappers);
+    const processes = processUsage(watched, before, after, windowSec);
     const perSec = (x: number): number => Math.round(x / windowSec);
     return {
       kind: "presence",
@@ -108,7 +126,8 @@ export async function runPresence(
       flapsPerSec: perSec(flaps),
       presenceEventsPerSec: perSec(events),
       transitionsSeenPerSec: perSec(transitions),
-      processes: processUsage(watched, before, after, windowSec),
+      processes,
+      machine: machineLoad(machineBefore, machineAfter, processes, windowSec),
     };
   } finally {
     stop.abort();

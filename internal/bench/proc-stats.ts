@@ -138,3 +138,36 @@ export function findBackendProcesses(): WatchedProcess[] {
   }
   return found;
 }
+
+/** Busy and total CPU time of the whole machine (all cores), from /proc/stat. */
+export interface MachineCpuSample {
+  readonly busySec: number;
+  readonly totalSec: number;
+}
+
+export function sampleMachineCpu(): MachineCpuSample {
+  const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0] ?? "";
+  const ticks = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = ticks.slice(0, 8).reduce((a, b) => a + b, 0);
+  // idle and iowait are the only non-busy columns.
+  const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
+  return { busySec: (total - idle) / ticksPerSec, totalSec: total / ticksPerSec };
+}
+
+/** How busy the machine was between two samples, and how much of that was not ours. */
+export interface MachineLoad {
+  /** Cores busy on average (2.0 = both cores of this machine saturated). */
+  readonly busyCores: number;
+  /** Busy cores not explained by the watched processes (servers, backends, load generator): other users of the machine. */
+  readonly otherCores: number;
+}
+
+export function machineLoad(before: MachineCpuSample, after: MachineCpuSample, ours: readonly ProcessUsage[], wallSec: number): MachineLoad {
+  if (wallSec <= 0) return { busyCores: 0, otherCores: 0 };
+  const busy = (after.busySec - before.busySec) / wallSec;
+  // Shared backends count as ours here (during a run most of their work is the run's);
+  // their own line in the report says they are shared.
+  const mine = ours.reduce((sum, p) => sum + p.cpuSec, 0) / wallSec;
+  const round = (x: number): number => Math.round(x * 100) / 100;
+  return { busyCores: round(busy), otherCores: round(Math.max(0, busy - mine)) };
+}

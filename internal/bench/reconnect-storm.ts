@@ -2,7 +2,16 @@ import type { BenchOptions } from "./bench-options.ts";
 import { mapLimit, runPrefix, type BenchDevice } from "./bench-device.ts";
 import { connectGroup, openDeviceGroup, startConversations } from "./device-group.ts";
 import { createLatencyHistogram, type LatencySummary } from "./latency-histogram.ts";
-import { processUsage, snapshotProcesses, startRssSampler, type ProcessUsage, type WatchedProcess } from "./proc-stats.ts";
+import {
+  machineLoad,
+  processUsage,
+  sampleMachineCpu,
+  snapshotProcesses,
+  startRssSampler,
+  type MachineLoad,
+  type ProcessUsage,
+  type WatchedProcess,
+} from "./proc-stats.ts";
 
 /** Result of `reconnect-storm`. */
 export interface ReconnectStormResult {
@@ -22,6 +31,7 @@ export interface ReconnectStormResult {
   readonly gatewayPeakRssMiB: number;
   readonly processes: readonly ProcessUsage[];
   readonly streamFailures: Record<string, number>;
+  readonly machine: MachineLoad;
 }
 
 const mib = (bytes: number): number => Math.round(bytes / 104_857.6) / 10;
@@ -98,6 +108,7 @@ export async function runReconnectStorm(
     const sampler = startRssSampler(gatewayPids, 100);
     const rssBefore = sampler.peakBytes();
     const before = snapshotProcesses(watched);
+    const machineBefore = sampleMachineCpu();
     const perDevice = createLatencyHistogram();
     const done = new Array<boolean>(n).fill(false);
     let caughtUp = 0;
@@ -116,7 +127,9 @@ export async function runReconnectStorm(
     }
     const catchUpSec = (performance.now() - start) / 1000;
     const after = snapshotProcesses(watched);
+    const machineAfter = sampleMachineCpu();
     sampler.stop();
+    const processes = processUsage(watched, before, after, catchUpSec);
     progress(`reconnect-storm: ${caughtUp}/${n} caught up in ${catchUpSec.toFixed(2)} s`);
     return {
       kind: "reconnect-storm",
@@ -129,8 +142,9 @@ export async function runReconnectStorm(
       perDevice: perDevice.summary(),
       gatewayRssBeforeMiB: mib(rssBefore),
       gatewayPeakRssMiB: mib(sampler.peakBytes()),
-      processes: processUsage(watched, before, after, catchUpSec),
+      processes,
       streamFailures: failures,
+      machine: machineLoad(machineBefore, machineAfter, processes, catchUpSec),
     };
   } finally {
     await mapLimit([...storm, ...senders], 1000, (d) => d.stop());

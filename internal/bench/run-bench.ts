@@ -63,7 +63,11 @@ export async function runBench(options: BenchOptions, command: string, progress:
     await target.stop();
   }
   const profDir = options.serverCpuProfDir;
-  const cpuProfiles = profDir ? readdirSync(profDir).filter((f) => f.endsWith(".md") || f.endsWith(".cpuprofile")).map((f) => join(profDir, f)) : undefined;
+  const cpuProfiles = profDir
+    ? readdirSync(profDir)
+        .filter((f) => f.endsWith(".md") || f.endsWith(".cpuprofile"))
+        .map((f) => join(profDir, f))
+    : undefined;
   return {
     scenario: options.scenario,
     mode: options.mode,
