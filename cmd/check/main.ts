@@ -1,6 +1,8 @@
 /**
  * History checker: `bun cmd/check/main.ts --users 4 --devices 2 --messages 300
- * --duration-s 15 --fault-every-ms 300 --faults proxy,restart,server-restart --seed 1`.
+ * --duration-s 15 --fault-every-ms 300 --faults proxy,restart,server-restart --seed 1`;
+ * with `--mode distributed`, against gateway and worker processes on the
+ * real Kafka, Cassandra and Redis (docs/reliability.md).
  * Prints one summary line; exits 1 on any violation (printing the first
  * ones with their evidence), 2 on bad flags.
  */

@@ -1,7 +1,18 @@
-import { faultKinds, type FaultKind } from "./fault-injector.ts";
+import { allFaultKinds, distributedFaultKinds, faultKinds, type FaultKind } from "./fault-injector.ts";
+
+/**
+ * What the fleet talks to: `embedded`, the single-process server (SQLite,
+ * in-memory routing); `distributed`, a test cluster of `cmd/gateway` and
+ * `cmd/worker` processes on the real Kafka, Cassandra and Redis.
+ */
+export type CheckMode = "embedded" | "distributed";
+
+/** How the next fault's kind is chosen: at random (seeded), or cycling through the kinds in order. */
+export type FaultOrder = "random" | "cycle";
 
 /** Settings of one checker run. */
 export interface CheckConfig {
+  readonly mode: CheckMode;
   readonly users: number;
   readonly devicesPerUser: number;
   readonly conversationsPerUser: number;
@@ -12,6 +23,7 @@ export interface CheckConfig {
   /** Mean time between faults. */
   readonly faultEveryMs: number;
   readonly faults: readonly FaultKind[];
+  readonly faultOrder: FaultOrder;
   readonly seed: number;
   /** Server data and device files; a fresh temp directory (removed on success) when absent. */
   readonly dataDir?: string;
@@ -20,10 +32,17 @@ export interface CheckConfig {
   readonly maxDownMs: number;
   readonly quiesceTimeoutMs: number;
   readonly heartbeatIntervalMs: number;
+  /** Distributed mode: gateway and worker processes, and log partitions. */
+  readonly gateways: number;
+  readonly workers: number;
+  readonly partitions: number;
+  /** Distributed mode: longest time a killed gateway or worker stays down. */
+  readonly maxProcessDownMs: number;
 }
 
 /** Defaults: a small run that finishes in well under a minute. */
 export const defaultCheckConfig: CheckConfig = {
+  mode: "embedded",
   users: 4,
   devicesPerUser: 2,
   conversationsPerUser: 3,
@@ -31,12 +50,23 @@ export const defaultCheckConfig: CheckConfig = {
   durationMs: 15_000,
   faultEveryMs: 300,
   faults: faultKinds,
+  faultOrder: "random",
   seed: 1,
   readProbability: 0.2,
   maxNetworkFaultMs: 2_000,
   maxDownMs: 500,
   quiesceTimeoutMs: 60_000,
   heartbeatIntervalMs: 500,
+  gateways: 2,
+  workers: 2,
+  partitions: 6,
+  maxProcessDownMs: 3_000,
+};
+
+/** Fault kinds each mode can inject (the server-side kinds differ; device and network faults are common). */
+const kindsOf: Record<CheckMode, readonly FaultKind[]> = {
+  embedded: faultKinds,
+  distributed: distributedFaultKinds,
 };
 
 const intFlags = {
@@ -49,6 +79,10 @@ const intFlags = {
   "max-network-fault-ms": ["maxNetworkFaultMs", 100, 600_000],
   "max-down-ms": ["maxDownMs", 0, 600_000],
   "heartbeat-interval-ms": ["heartbeatIntervalMs", 100, 60_000],
+  gateways: ["gateways", 2, 8],
+  workers: ["workers", 1, 8],
+  partitions: ["partitions", 1, 256],
+  "max-process-down-ms": ["maxProcessDownMs", 0, 600_000],
 } as const;
 
 /**
@@ -85,13 +119,24 @@ export function parseCheckArgs(argv: readonly string[]): { config: CheckConfig; 
       else config.readProbability = n;
     } else if (flag === "faults") {
       const kinds = raw === "" || raw === "none" ? [] : raw.split(",").map((k) => k.trim());
-      const unknown = kinds.filter((k) => !faultKinds.includes(k as FaultKind));
-      if (unknown.length > 0) problems.push(`--faults: unknown kind(s) ${unknown.join(", ")} (known: ${faultKinds.join(", ")}, or none)`);
+      const unknown = kinds.filter((k) => !allFaultKinds.includes(k as FaultKind));
+      if (unknown.length > 0) problems.push(`--faults: unknown kind(s) ${unknown.join(", ")} (known: ${allFaultKinds.join(", ")}, or none)`);
       else config.faults = [...new Set(kinds)];
+    } else if (flag === "mode") {
+      if (raw !== "embedded" && raw !== "distributed") problems.push(`--mode must be embedded or distributed, got "${raw}"`);
+      else config.mode = raw;
+    } else if (flag === "fault-order") {
+      if (raw !== "random" && raw !== "cycle") problems.push(`--fault-order must be random or cycle, got "${raw}"`);
+      else config.faultOrder = raw;
     } else if (flag === "data-dir") {
       if (raw === "") problems.push("--data-dir needs a path");
       else config.dataDir = raw;
     } else problems.push(`unknown flag --${flag}`);
   }
+  const mode = config.mode as CheckMode;
+  // Without --faults, each mode injects every kind it supports.
+  if (!values.has("faults")) config.faults = kindsOf[mode];
+  const misplaced = (config.faults as FaultKind[]).filter((k) => !kindsOf[mode].includes(k));
+  if (misplaced.length > 0) problems.push(`--faults: ${misplaced.join(", ")} cannot be injected in ${mode} mode (it takes ${kindsOf[mode].join(", ")})`);
   return { config: config as unknown as CheckConfig, problems };
 }

@@ -2,30 +2,79 @@ import type { CheckDevice } from "./check-device.ts";
 import type { Fleet } from "./fleet.ts";
 import type { HistoryRecorder } from "./history-recorder.ts";
 import type { Prng } from "./prng.ts";
-import type { ServerHandle } from "./server-handle.ts";
 
-/** Fault families the checker can inject. */
-export type FaultKind = "proxy" | "restart" | "server-restart" | "server-crash";
+/**
+ * Fault families the checker can inject. `proxy` and `restart` hit one
+ * device; the others hit the server side: `server-restart` and
+ * `server-crash` the embedded server, the rest the processes and backends
+ * of a distributed cluster.
+ */
+export type FaultKind =
+  | "proxy"
+  | "restart"
+  | "server-restart"
+  | "server-crash"
+  | "worker-kill"
+  | "gateway-kill"
+  | "kafka-restart"
+  | "redis-flush"
+  | "cassandra-pause";
+/** The embedded mode's kinds (its default). */
 export const faultKinds: readonly FaultKind[] = ["proxy", "restart", "server-restart", "server-crash"];
+/** The distributed mode's kinds (its default). */
+export const distributedFaultKinds: readonly FaultKind[] = [
+  "proxy",
+  "restart",
+  "worker-kill",
+  "gateway-kill",
+  "kafka-restart",
+  "redis-flush",
+  "cassandra-pause",
+];
+export const allFaultKinds: readonly FaultKind[] = [...new Set([...faultKinds, ...distributedFaultKinds])];
 
 /** When and how hard faults hit. */
 export interface FaultConfig {
   readonly kinds: readonly FaultKind[];
+  /** Random (seeded) kinds, or each kind in turn (so a short run meets every one). */
+  readonly order: "random" | "cycle";
   /** Mean time between faults (each wait is uniform in 0.5x..1.5x). */
   readonly everyMs: number;
   /** Longest network fault on one device. */
   readonly maxNetworkFaultMs: number;
-  /** Longest time a restarted device or server stays down. */
+  /** Longest time a restarted device stays down. */
   readonly maxDownMs: number;
+}
+
+/** What a server-side fault may use from the injector. */
+export interface FaultContext {
+  readonly prng: Prng;
+  /** Counts the fault under `name` and records `description` in the history. */
+  note(name: string, description: string): void;
+  /** The device's proxy is in a network fault right now (leave its mode alone). */
+  inNetworkFault(device: CheckDevice): boolean;
+}
+
+/** The server side's faults; the deployment (embedded server or cluster) carries them out. */
+export interface ServerFaults {
+  /**
+   * Injects one fault of `kind`. Resolves once it is over (an embedded
+   * server restart) or, for a fault that runs on its own timers (a cluster
+   * process down for a while), once it has started; false when its target is
+   * still in an earlier fault (the injector then cuts a device's network instead).
+   */
+  inject(kind: FaultKind, ctx: FaultContext): Promise<boolean>;
+  /** Waits for the faults under way to end, then brings every component back up. */
+  heal(): Promise<void>;
 }
 
 /** Injects faults until stopped, then heals everything. */
 export interface FaultInjector {
   /** Injects faults until `signal` aborts (the fault in progress completes). */
   run(signal: AbortSignal): Promise<void>;
-  /** Ends every network fault, and brings the server back if it is down. */
+  /** Ends every network fault, and brings the server side back up. */
   heal(): Promise<void>;
-  /** Faults injected so far, by name (down, blackhole, delay, restart, server-restart, server-crash). */
+  /** Faults injected so far, by name (down, blackhole, delay, restart, server-restart, worker-kill, ...). */
   counts(): Record<string, number>;
 }
 
@@ -41,7 +90,7 @@ type NetworkFault = "down" | "blackhole" | "delay";
  */
 export function createFaultInjector(
   cfg: FaultConfig,
-  deps: { readonly fleet: Fleet; readonly server: ServerHandle; readonly recorder: HistoryRecorder; readonly prng: Prng },
+  deps: { readonly fleet: Fleet; readonly server: ServerFaults; readonly recorder: HistoryRecorder; readonly prng: Prng },
 ): FaultInjector {
   const { fleet, server, recorder, prng } = deps;
   const counts: Record<string, number> = {};
@@ -90,18 +139,7 @@ export function createFaultInjector(
     return true;
   };
 
-  const serverRestart = async (): Promise<void> => {
-    const downMs = prng.between(0, cfg.maxDownMs);
-    count("server-restart", `server restart, down ${downMs}ms`);
-    await server.restart(downMs);
-  };
-
-  const serverCrash = async (): Promise<void> => {
-    if (!server.crash) throw new Error("server-crash needs a server in its own process");
-    const downMs = prng.between(0, cfg.maxDownMs);
-    count("server-crash", `server crash (SIGKILL), down ${downMs}ms`);
-    await server.crash(downMs);
-  };
+  const context: FaultContext = { prng, note: count, inNetworkFault: (device) => active.has(device) };
 
   return {
     async run(signal) {
@@ -110,17 +148,16 @@ export function createFaultInjector(
       for (let i = 0; i < 1_000_000 && !signal.aborted; i++) {
         await sleepOrAbort(cfg.everyMs * (0.5 + prng.next()), signal);
         if (signal.aborted) return;
-        const kind = prng.pick(cfg.kinds);
+        const kind = cfg.order === "cycle" ? (cfg.kinds[i % cfg.kinds.length] as FaultKind) : prng.pick(cfg.kinds);
         if (kind === "proxy") networkFault();
         else if (kind === "restart") {
           if (!(await deviceRestart())) networkFault();
-        } else if (kind === "server-restart") await serverRestart();
-        else await serverCrash();
+        } else if (!(await server.inject(kind, context))) networkFault();
       }
     },
     async heal() {
       for (const device of [...active.keys()]) endNetworkFault(device);
-      await server.ensureUp();
+      await server.heal();
     },
     counts: () => ({ ...counts }),
   };

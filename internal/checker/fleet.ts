@@ -47,6 +47,12 @@ const password = "checker password";
  */
 const modeOf = (d: number): ReceiveMode => (d % 2 === 0 ? "bidi" : "subscribe");
 const restartableAt = (u: number, d: number): boolean => (u + d) % 2 === 1;
+/**
+ * The gateway device d of user u starts on: a user's devices on different
+ * gateways (pushes cross processes), and every gateway meeting both modes
+ * and both storages.
+ */
+const gatewayAt = (u: number, d: number, gateways: number): number => (d + Math.floor(u / 2)) % gateways;
 
 /** Pairs of user indexes: a ring first (everyone talks), then random chords. */
 function choosePairs(users: number, perUser: number, prng: Prng): [number, number][] {
@@ -66,7 +72,14 @@ function choosePairs(users: number, perUser: number, prng: Prng): [number, numbe
 /** Registers users, logs in and starts their devices, and opens the conversations. */
 export async function createFleet(
   cfg: FleetConfig,
-  deps: { readonly serverUrl: string; readonly serverPort: number; readonly recorder: HistoryRecorder; readonly prng: Prng },
+  deps: {
+    /** Where users register and log in (straight to the server). */
+    readonly serverUrl: string;
+    /** Where device proxies forward (one port per gateway). */
+    readonly gatewayPorts: readonly number[];
+    readonly recorder: HistoryRecorder;
+    readonly prng: Prng;
+  },
 ): Promise<Fleet> {
   const direct = createConnectTransport({ baseUrl: deps.serverUrl, httpVersion: "1.1" });
   const storageDir = join(cfg.dataDir, "devices");
@@ -80,7 +93,8 @@ export async function createFleet(
     for (let d = 0; d < cfg.devicesPerUser; d++) {
       const session = await login(direct, { username, password, deviceName: `checker-d${d}` });
       token ||= session.token;
-      const proxy = await startTcpProxy({ host: "127.0.0.1", port: deps.serverPort });
+      const port = deps.gatewayPorts[gatewayAt(u, d, deps.gatewayPorts.length)] as number;
+      const proxy = await startTcpProxy({ host: "127.0.0.1", port });
       const device = createCheckDevice(
         {
           userId,

@@ -18,6 +18,8 @@ export interface HistoryRecorder {
   addDevice(device: HistoryDevice): void;
   /** The driver composed a message (call in composition order). */
   composed(send: { readonly clientMsgId: string; readonly conversationId: string; readonly deviceId: string }): void;
+  /** A message sent outside the SDK (raw API calls, retried by hand) that the server accepted: composed and "sent". */
+  sentOutside(send: { readonly clientMsgId: string; readonly conversationId: string; readonly deviceId: string }): void;
   fault(description: string): void;
   /** Listens to one incarnation of a device's client; returns the function that stops listening. */
   attach(deviceId: string, client: ChatClient): () => void;
@@ -79,6 +81,10 @@ export function createHistoryRecorder(deps: { readonly clock: { nowMs(): number 
     addConversation: (c) => void conversations.push(c),
     addDevice: (d) => void devices.push(d),
     composed: (send) => void composedSends.push({ ...send }),
+    sentOutside(send) {
+      composedSends.push({ ...send });
+      outcomeOf(send.clientMsgId).sentAck = true;
+    },
     fault: (description) => void observations.push({ kind: "fault", atMs: deps.clock.nowMs(), description }),
     attach(deviceId, client) {
       return client.on((event) => {

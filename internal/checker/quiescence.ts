@@ -1,5 +1,5 @@
 import type { Conversation } from "../../gen/chat/v1/types_pb.ts";
-import type { ChatClient } from "../client/index.ts";
+import type { ChatClient, ClientStorage } from "../client/index.ts";
 import type { CheckDevice } from "./check-device.ts";
 import type { Fleet } from "./fleet.ts";
 import type { FinalConversation, FinalDevice, WatermarkRecord } from "./history.ts";
@@ -38,9 +38,18 @@ function unsettled(
     const peerId = peers.get(`${device.userId}\u0000${id}`) as string;
     const head = Number(own?.headSeq ?? 0n);
     const view = client.conversation(id);
-    if ((view?.cursor ?? 0) < head) return `${device.deviceId} holds ${id} up to ${view?.cursor ?? 0} of ${head}`;
+    const cursor = view?.cursor ?? 0;
+    if (cursor < head) return `${device.deviceId} holds ${id} up to ${cursor} of ${head}`;
     if (client.messages(id).some((m) => m.own && m.tick === "pending")) return `${device.deviceId} has pending sends in ${id}`;
-    for (const expected of [ownWatermarks(own, device.userId), ownWatermarks(listed.get(peerId)?.get(id), peerId)]) {
+    // "Sent" means appended to the log: the server's head moves only once a worker has stored the
+    // message, so a backlog (a worker down, Kafka restarting) is visible only as own sends not held yet.
+    if (client.messages(id).some((m) => m.own && (m.seq === undefined || m.seq > cursor))) {
+      return `${device.deviceId} has sends in ${id} not stored yet`;
+    }
+    const ownOnServer = ownWatermarks(own, device.userId);
+    // Acks ride the log too: until the user's delivered reaches the head, one may still be on its way.
+    if (ownOnServer.deliveredSeq < head) return `${device.userId} delivered ${ownOnServer.deliveredSeq} of head ${head} in ${id}`;
+    for (const expected of [ownOnServer, ownWatermarks(listed.get(peerId)?.get(id), peerId)]) {
       const shown = watermarksShown(client, id, expected.userId);
       if (shown.deliveredSeq !== expected.deliveredSeq || shown.readSeq !== expected.readSeq) {
         return `${device.deviceId} shows ${expected.userId} in ${id} at ${shown.deliveredSeq}/${shown.readSeq}, server ${expected.deliveredSeq}/${expected.readSeq}`;
@@ -50,7 +59,8 @@ function unsettled(
   return undefined;
 }
 
-function watermarksShown(client: ChatClient, conversationId: string, userId: string): WatermarkRecord {
+/** One participant's watermarks as the device shows them (zeros when it shows none). */
+export function watermarksShown(client: ChatClient, conversationId: string, userId: string): WatermarkRecord {
   const { own, peer } = client.receipts(conversationId);
   const w = userId === client.userId ? own : peer;
   return { userId, deliveredSeq: w?.deliveredSeq ?? 0, readSeq: w?.readSeq ?? 0 };
@@ -107,7 +117,7 @@ export async function collectFinalState(fleet: Fleet): Promise<FinalDevice[]> {
     for (const device of user.devices) {
       const final = await device.use(async (client) => {
         const conversations: FinalConversation[] = [];
-        for (const id of user.conversationIds) conversations.push(await finalConversation(device, client, id));
+        for (const id of user.conversationIds) conversations.push(await readFinalConversation(client, device.storage(), id));
         return { deviceId: device.deviceId, live: client.connectionState() === "live", conversations };
       });
       result.push(final ?? { deviceId: device.deviceId, live: false, conversations: [] });
@@ -116,13 +126,22 @@ export async function collectFinalState(fleet: Fleet): Promise<FinalDevice[]> {
   return result;
 }
 
-async function finalConversation(device: CheckDevice, client: ChatClient, conversationId: string): Promise<FinalConversation> {
+/**
+ * What a device holds of one conversation: older history paged in first,
+ * then its storage read (the durable truth), its cursor, pending sends and
+ * the watermarks it shows.
+ */
+export async function readFinalConversation(
+  client: ChatClient,
+  storage: ClientStorage | undefined,
+  conversationId: string,
+): Promise<FinalConversation> {
   for (let page = 0; page < 1_000 && client.conversation(conversationId)?.hasOlder; page++) {
     const { loaded } = await client.loadOlder(conversationId, 200);
     if (loaded === 0) break;
   }
   const view = client.conversation(conversationId);
-  const stored = (await device.storage()?.listMessages(conversationId)) ?? [];
+  const stored = (await storage?.listMessages(conversationId)) ?? [];
   const shown = client.messages(conversationId);
   const participants = [client.userId, view?.peerUserId ?? ""].filter((u) => u !== "");
   return {

@@ -2,14 +2,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { CheckConfig } from "./check-config.ts";
+import { startClusterDeployment } from "./cluster-deployment.ts";
+import { startEmbeddedDeployment, type Deployment } from "./deployment.ts";
 import { createFaultInjector } from "./fault-injector.ts";
 import { createFleet, type Fleet } from "./fleet.ts";
 import type { History } from "./history.ts";
 import { createHistoryRecorder, type RecorderStats } from "./history-recorder.ts";
 import { createPrng } from "./prng.ts";
 import { awaitQuiescence, collectFinalState, type QuiescenceResult } from "./quiescence.ts";
-import { startProcessServer } from "./process-server.ts";
-import { startServerHandle } from "./server-handle.ts";
 import { collectServerState } from "./server-state.ts";
 import { verifyHistory } from "./verify-history.ts";
 import { countNames, type Verdict } from "./violations.ts";
@@ -28,6 +28,8 @@ export interface CheckReport {
   readonly recorder: RecorderStats;
   readonly elapsedMs: number;
   readonly dataDir: string;
+  /** Distributed mode: gateway or worker processes that exited without a fault killing them (each was restarted). */
+  readonly unexpectedExits: number;
   /** The one-line summary (see formatSummary). */
   readonly summary: string;
 }
@@ -40,10 +42,11 @@ export interface CheckDeps {
 }
 
 /**
- * Runs the history checker: the embedded server, a fleet of SDK devices
- * behind fault proxies, a seeded workload and fault schedule; then heals
- * everything, waits for quiescence, collects device and server end state and
- * verifies the whole history (DESIGN §3, invariants 1-5).
+ * Runs the history checker: the embedded server (or, in distributed mode, a
+ * cluster of gateway and worker processes on Kafka, Cassandra and Redis), a
+ * fleet of SDK devices behind fault proxies, a seeded workload and fault
+ * schedule; then heals everything, waits for quiescence, collects device and
+ * server end state and verifies the whole history (DESIGN §3, invariants 1-5).
  */
 export async function runCheck(cfg: CheckConfig, deps: CheckDeps = {}): Promise<CheckReport> {
   const clock = deps.clock ?? { nowMs: () => Date.now() };
@@ -52,9 +55,7 @@ export async function runCheck(cfg: CheckConfig, deps: CheckDeps = {}): Promise<
   const dataDir = cfg.dataDir ?? mkdtempSync(join(tmpdir(), "chat-check-"));
   const prng = createPrng(cfg.seed);
   const recorder = createHistoryRecorder({ clock });
-  const serverConfig = { dataDir: join(dataDir, "server"), heartbeatIntervalMs: cfg.heartbeatIntervalMs };
-  // Only a server in its own process can be killed mid-write; otherwise keep it in-process (cheaper, one event loop).
-  const server = cfg.faults.includes("server-crash") ? await startProcessServer(serverConfig) : await startServerHandle(serverConfig);
+  const deployment = await startDeployment(cfg, dataDir, { progress, record: recorder.fault });
   let fleet: Fleet | undefined;
   try {
     fleet = await createFleet(
@@ -66,13 +67,13 @@ export async function runCheck(cfg: CheckConfig, deps: CheckDeps = {}): Promise<
         runId: `${cfg.seed}_${startMs.toString(36)}`,
         backoff: { baseMs: 50, maxMs: 1_000 },
       },
-      { serverUrl: server.url, serverPort: server.port, recorder, prng: prng.fork() },
+      { serverUrl: deployment.url, gatewayPorts: deployment.gatewayPorts, recorder, prng: prng.fork() },
     );
     progress(`fleet ready: ${fleet.users.length} users, ${fleet.devices.length} devices, ${fleet.conversations.length} conversations`);
 
     const faults = createFaultInjector(
-      { kinds: cfg.faults, everyMs: cfg.faultEveryMs, maxNetworkFaultMs: cfg.maxNetworkFaultMs, maxDownMs: cfg.maxDownMs },
-      { fleet, server, recorder, prng: prng.fork() },
+      { kinds: cfg.faults, order: cfg.faultOrder, everyMs: cfg.faultEveryMs, maxNetworkFaultMs: cfg.maxNetworkFaultMs, maxDownMs: cfg.maxDownMs },
+      { fleet, server: deployment.faults(fleet), recorder, prng: prng.fork() },
     );
     const stopFaults = new AbortController();
     const faulting = faults.run(stopFaults.signal);
@@ -87,10 +88,10 @@ export async function runCheck(cfg: CheckConfig, deps: CheckDeps = {}): Promise<
     await Promise.all(fleet.devices.map((d) => d.start()));
     progress(`workload done: ${work.composed} composed, faults ${JSON.stringify(faults.counts())}; waiting for quiescence`);
 
-    const quiescence = await awaitQuiescence({ timeoutMs: cfg.quiesceTimeoutMs, pollMs: 200 }, { fleet, serverUrl: server.url, clock, progress });
+    const quiescence = await awaitQuiescence({ timeoutMs: cfg.quiesceTimeoutMs, pollMs: 200 }, { fleet, serverUrl: deployment.url, clock, progress });
     progress(`quiescence: ${quiescence.quiet ? "reached" : `NOT reached (${quiescence.blockedOn})`} after ${quiescence.waitedMs} ms`);
     const final = await collectFinalState(fleet);
-    const serverState = await collectServerState(server.url, fleet.users, fleet.conversations);
+    const serverState = await collectServerState(deployment.url, fleet.users, fleet.conversations);
     const history: History = { ...recorder.snapshot(), final, server: serverState };
     const verdict = verifyHistory(history);
     progress(`observed: ${history.observations.length} observations, ${JSON.stringify(recorder.stats())}`);
@@ -106,12 +107,39 @@ export async function runCheck(cfg: CheckConfig, deps: CheckDeps = {}): Promise<
       recorder: recorder.stats(),
       elapsedMs: clock.nowMs() - startMs,
       dataDir,
+      unexpectedExits: deployment.unexpectedExits(),
     };
     return { ...partial, summary: formatSummary(partial) };
   } finally {
     await fleet?.close();
-    await server.stop();
+    await deployment.stop();
   }
+}
+
+function startDeployment(
+  cfg: CheckConfig,
+  dataDir: string,
+  deps: { readonly progress: (line: string) => void; readonly record: (description: string) => void },
+): Promise<Deployment> {
+  if (cfg.mode === "embedded") {
+    return startEmbeddedDeployment({
+      dataDir: join(dataDir, "server"),
+      heartbeatIntervalMs: cfg.heartbeatIntervalMs,
+      maxDownMs: cfg.maxDownMs,
+      kinds: cfg.faults,
+    });
+  }
+  return startClusterDeployment(
+    {
+      gateways: cfg.gateways,
+      workers: cfg.workers,
+      partitions: cfg.partitions,
+      heartbeatIntervalMs: cfg.heartbeatIntervalMs,
+      maxProcessDownMs: cfg.maxProcessDownMs,
+      kinds: cfg.faults,
+    },
+    deps,
+  );
 }
 
 /** Removes a temp data directory the run created (kept by callers when a violation needs a post-mortem). */
@@ -139,6 +167,8 @@ export function formatSummary(r: Omit<CheckReport, "summary">): string {
     `reconnects=${r.recorder.reconnects}`,
     counters,
     `quiesced=${r.quiescence.quiet ? "yes" : "no"}`,
+    // Distributed runs say so, and whether a process died on its own; the embedded line is unchanged.
+    ...(r.config.mode === "distributed" ? [`mode=distributed`, `unexpected_exits=${r.unexpectedExits}`] : []),
     `seed=${r.config.seed}`,
     `elapsed_s=${(r.elapsedMs / 1_000).toFixed(1)}`,
   ].join(" ");

@@ -1,7 +1,7 @@
 import { Agent } from "node:http";
 import type { Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import type { HistoryConversation, HistoryDevice, Observation, SendRecord } from "../../checker/index.ts";
+import { createHistoryRecorder, type History, type HistoryConversation } from "../../checker/index.ts";
 import {
   createChatClient,
   createMemoryStorage,
@@ -66,7 +66,7 @@ export interface ClusterFleet {
    */
   traffic(signal: AbortSignal, opts: { intervalMs: number; max: number; prefix: string }): Promise<number>;
   /** Client-side records so far (the end state is added by fleet-verdict.ts). */
-  snapshot(): { devices: HistoryDevice[]; sends: SendRecord[]; observations: Observation[] };
+  snapshot(): Pick<History, "conversations" | "devices" | "sends" | "observations">;
   close(): Promise<void>;
 }
 
@@ -88,9 +88,8 @@ export async function createClusterFleet(gateways: readonly ClusterProcess[], sp
   const users = new Map<string, FleetUser>();
   const devices: FleetDevice[] = [];
   const stops: (() => Promise<void>)[] = [];
-  const observations: Observation[] = [];
-  const composed: { clientMsgId: string; conversationId: string; deviceId: string }[] = [];
-  const outcomes = new Map<string, { sentAck: boolean; resultSeq?: number; failed?: string }>();
+  // The history checker's recorder: what devices compose and observe, in the shape verifyHistory judges.
+  const recorder = createHistoryRecorder({ clock: { nowMs: () => Date.now() } });
 
   for (const d of spec.devices) {
     const username = `${d.user}_${tag}`;
@@ -118,7 +117,8 @@ export async function createClusterFleet(gateways: readonly ClusterProcess[], sp
       client,
       storage,
     };
-    const detach = record(device);
+    recorder.addDevice({ deviceId: device.deviceId, userId: device.userId });
+    const detach = recorder.attach(device.deviceId, client);
     const stopper = new AbortController();
     const running = client.run(stopper.signal);
     stops.push(async () => {
@@ -136,42 +136,14 @@ export async function createClusterFleet(gateways: readonly ClusterProcess[], sp
     const [ua, ub] = [users.get(a)!, users.get(b)!];
     const starter = devices.find((d) => d.userId === ua.userId)!;
     const view = await starter.client.startConversation({ userId: ub.userId });
-    conversations.push({ conversationId: view.conversationId, userIds: [ua.userId, ub.userId] });
+    const conversation: HistoryConversation = { conversationId: view.conversationId, userIds: [ua.userId, ub.userId] };
+    conversations.push(conversation);
+    recorder.addConversation(conversation);
     ua.conversationIds.push(view.conversationId);
     ub.conversationIds.push(view.conversationId);
   }
   // Every device learns the conversation list, as an app does on start.
   await Promise.all(devices.map((d) => d.client.refreshConversations()));
-
-  function record(device: FleetDevice): () => void {
-    const { client, deviceId } = device;
-    return client.on((event) => {
-      const atMs = Date.now();
-      if (event.type === "messages") {
-        for (const m of event.messages) {
-          const { conversationId, seq, prevSeq, clientMsgId } = m;
-          observations.push({ kind: "message", atMs, deviceId, conversationId, seq, prevSeq, clientMsgId });
-        }
-      } else if (event.type === "reset") {
-        observations.push({ kind: "reset", atMs, deviceId, conversationId: event.conversationId });
-      } else if (event.type === "receipt") {
-        const { conversationId, userId } = event.receipt;
-        // The merged view (what the user sees) must never drop, not the raw event.
-        const shown = client.receipts(conversationId);
-        const w = userId === client.userId ? shown.own : shown.peer;
-        if (w) observations.push({ kind: "receipt", atMs, deviceId, conversationId, userId, deliveredSeq: w.deliveredSeq, readSeq: w.readSeq });
-      } else if (event.type === "send" && event.tick !== "pending") {
-        const outcome = outcomes.get(event.clientMsgId) ?? { sentAck: false };
-        outcomes.set(event.clientMsgId, outcome);
-        const view = client.messages(event.conversationId).findLast((m) => m.clientMsgId === event.clientMsgId);
-        if (event.tick === "failed") outcome.failed = view?.failure ?? "UNSPECIFIED";
-        else {
-          outcome.sentAck = true;
-          outcome.resultSeq ??= view?.seq;
-        }
-      }
-    });
-  }
 
   const fleet: ClusterFleet = {
     users: [...users.values()],
@@ -186,13 +158,10 @@ export async function createClusterFleet(gateways: readonly ClusterProcess[], sp
     },
     async send(device, conversationId, text) {
       const { clientMsgId } = await device.client.send(conversationId, text);
-      composed.push({ clientMsgId, conversationId, deviceId: device.deviceId });
+      recorder.composed({ clientMsgId, conversationId, deviceId: device.deviceId });
       return clientMsgId;
     },
-    recordRawSend(send) {
-      composed.push({ ...send });
-      outcomes.set(send.clientMsgId, { sentAck: true });
-    },
+    recordRawSend: (send) => recorder.sentOutside(send),
     async traffic(signal, opts) {
       const lanes = devices.flatMap((d) =>
         [...users.values()].find((u) => u.userId === d.userId)!.conversationIds.map((c) => [d, c] as const),
@@ -209,18 +178,7 @@ export async function createClusterFleet(gateways: readonly ClusterProcess[], sp
       }
       return sent;
     },
-    snapshot() {
-      const sends = composed.map((s): SendRecord => {
-        const o = outcomes.get(s.clientMsgId);
-        return {
-          ...s,
-          sentAck: o?.sentAck ?? false,
-          ...(o?.resultSeq === undefined ? {} : { resultSeq: o.resultSeq }),
-          ...(o?.failed === undefined ? {} : { failed: o.failed }),
-        };
-      });
-      return { devices: devices.map((d) => ({ deviceId: d.deviceId, userId: d.userId })), sends, observations: [...observations] };
-    },
+    snapshot: () => recorder.snapshot(),
     async close() {
       await Promise.all(stops.map((stop) => stop()));
     },

@@ -100,6 +100,8 @@ export async function startTestCluster(
         cwd: ROOT,
       });
       exited = child.exited;
+      // Only this run's output counts: `out` spans every run, and a restart must not take the last run's ready line.
+      const from = out.length;
       const ready = role === "gateway" ? /listening on http:\/\/[\d.]+:(\d+)/ : /running \(worker\)/;
       const found = new Promise<void>((resolve, reject) => {
         const pump = async (stream: ReadableStream<Uint8Array>) => {
@@ -108,7 +110,7 @@ export async function startTestCluster(
             const { value, done } = await reader.read();
             if (done) return;
             out += new TextDecoder().decode(value);
-            const m = ready.exec(out);
+            const m = ready.exec(out.slice(from));
             if (m) {
               if (m[1]) port = Number(m[1]);
               resolve();
