@@ -22,15 +22,19 @@ export interface DeviceLink {
 }
 
 /**
- * A gRPC transport over its own HTTP/2 connection, like one phone. Idle
- * connections close after a few seconds so that a device that was stopped
- * really goes away.
+ * A gRPC transport over its own HTTP/2 connection, like one phone: with the
+ * HTTP/2 pings of the SDK's native transport (createNativeTransport, which
+ * cannot take the two options below), an idle timeout of a few seconds so
+ * that a device that was stopped really goes away, and optionally a source
+ * address.
  */
 export function deviceTransport(link: DeviceLink): Transport {
   const target = new URL(link.url);
   const source = link.sourceAddress;
   return createGrpcTransport({
     baseUrl: link.url,
+    pingIntervalMs: 10_000,
+    pingTimeoutMs: 5_000,
     idleConnectionTimeoutMs: 5_000,
     ...(source
       ? { nodeOptions: { createConnection: () => netConnect({ host: target.hostname, port: Number(target.port), localAddress: source }) } }

@@ -47,6 +47,7 @@ function loadSummary(load: LoadResult): string {
       `, load generator ${cpu.loadgenUs} us`,
     `errors: ${errors(load)}${load.aborted ? `; ABORTED: ${load.aborted}` : ""}`,
     `machine during the window: ${load.machine.busyCores} cores busy, ${load.machine.otherCores} of them for other users`,
+    ...load.serverEventLoop.map((l) => `server event loop at ${l.url}: delay p99 ${l.p99Ms} ms, max ${l.maxMs} ms`),
     latencyTable(load),
     processTable(load.processes),
   ].join("\n");

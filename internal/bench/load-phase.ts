@@ -1,5 +1,6 @@
 import { createMessageTracker, type TrackerResult } from "./message-tracker.ts";
 import { monotonicUs, runOpenLoop } from "./open-loop.ts";
+import { scrapeEventLoopLag, type EventLoopLag } from "./server-metrics.ts";
 import type { PairFleet } from "./pair-fleet.ts";
 import {
   machineLoad,
@@ -48,6 +49,8 @@ export interface LoadResult extends TrackerResult {
   readonly maxIssueLagMs: number;
   /** Longest stall of the load generator's event loop (GC, CPU starvation), warm-up included. */
   readonly loadgenMaxStallMs: number;
+  /** Event-loop delay of each gateway/server during the window, from its /metrics. */
+  readonly serverEventLoop: readonly EventLoopLag[];
   readonly sendRejections: number;
   /** Why the phase stopped early, if it did. */
   readonly aborted?: string;
@@ -64,9 +67,10 @@ export interface LoadResult extends TrackerResult {
  */
 export async function runLoadPhase(
   fleet: PairFleet,
-  watched: readonly WatchedProcess[],
+  target: { readonly urls: readonly string[]; readonly watched: readonly WatchedProcess[] },
   cfg: LoadPhaseConfig,
 ): Promise<LoadResult> {
+  const { watched } = target;
   const startUs = monotonicUs() + 20_000;
   const windowStartUs = startUs + cfg.warmupMs * 1000;
   const windowEndUs = windowStartUs + cfg.windowMs * 1000;
@@ -83,12 +87,15 @@ export async function runLoadPhase(
   let after: Map<number, ProcSample> | undefined;
   let machineBefore: MachineCpuSample | undefined;
   let machineAfter: MachineCpuSample | undefined;
+  let lagScrape: Promise<EventLoopLag[]> = Promise.resolve([]);
   let windowOpenedUs = windowStartUs;
   let windowClosedUs = windowEndUs;
   const openWindow = setTimeout(() => {
     windowOpenedUs = monotonicUs();
     before = snapshotProcesses(watched);
     machineBefore = sampleMachineCpu();
+    // Resets the servers' delay histograms: the closing scrape covers the window.
+    void scrapeEventLoopLag(target.urls);
   }, cfg.warmupMs + 20);
   const closeWindow = (): void => {
     if (after || !before) return;
@@ -96,6 +103,7 @@ export async function runLoadPhase(
     tracker.closeWindow(windowClosedUs);
     after = snapshotProcesses(watched);
     machineAfter = sampleMachineCpu();
+    lagScrape = scrapeEventLoopLag(target.urls);
   };
   const closeTimer = setTimeout(closeWindow, cfg.warmupMs + cfg.windowMs + 20);
   // A 10 ms ticker: how late it fires is how long the generator's event loop was stalled.
@@ -139,6 +147,7 @@ export async function runLoadPhase(
   clearTimeout(closeTimer);
   closeWindow();
 
+  const serverEventLoop = await lagScrape;
   const windowSec = Math.max(0, (windowClosedUs - windowOpenedUs) / 1e6);
   const result = tracker.result();
   const processes = before && after ? processUsage(watched, before, after, windowSec) : [];
@@ -157,6 +166,7 @@ export async function runLoadPhase(
     windowSec: Math.round(windowSec * 100) / 100,
     maxIssueLagMs: Math.round(loop.maxIssueLagUs / 100) / 10,
     loadgenMaxStallMs: Math.round(maxStallMs),
+    serverEventLoop,
     sendRejections,
     ...(aborted ? { aborted } : {}),
     processes,

@@ -31,6 +31,8 @@ export interface TrackerResult {
   readonly serverErrors: Record<string, number>;
   /** Why streams ended (a healthy run has none). */
   readonly streamFailures: Record<string, number>;
+  /** Per second of the window (by scheduled send time): the worst end-to-end latency, to see whether slow messages cluster. */
+  readonly e2eMaxMsBySecond: readonly number[];
 }
 
 /**
@@ -69,6 +71,7 @@ export function createMessageTracker(window: { readonly startUs: number; endUs: 
   let outstanding = 0;
   let receivedInWindow = 0;
   let deviceDeliveriesInWindow = 0;
+  const maxBySecond: number[] = [];
 
   const inWindow = (us: number): boolean => us >= window.startUs && us < window.endUs;
   const settle = (id: string, entry: Entry): void => {
@@ -105,7 +108,11 @@ export function createMessageTracker(window: { readonly startUs: number; endUs: 
         entry.received = true;
         backlog--;
         if (inWindow(nowUs)) receivedInWindow++;
-        if (entry.measured) e2e.recordUs(nowUs - entry.scheduledUs);
+        if (entry.measured) {
+          e2e.recordUs(nowUs - entry.scheduledUs);
+          const second = Math.floor((entry.scheduledUs - window.startUs) / 1e6);
+          maxBySecond[second] = Math.max(maxBySecond[second] ?? 0, Math.round((nowUs - entry.scheduledUs) / 1000));
+        }
         settle(m.clientMsgId, entry);
       } else if (entry.seq === undefined) {
         // The sender's own sequenced copy tells the seq the receipts refer to.
@@ -181,6 +188,7 @@ export function createMessageTracker(window: { readonly startUs: number; endUs: 
         deviceDeliveriesInWindow,
         serverErrors,
         streamFailures,
+        e2eMaxMsBySecond: Array.from(maxBySecond, (v) => v ?? 0),
       };
     },
   };

@@ -62,7 +62,7 @@ export async function runSteady(options: BenchOptions, urls: readonly string[], 
     kind: "steady",
     pairs: options.pairs,
     devicesPerUser: options.devicesPerUser,
-    load: await runLoadPhase(fleet, watched, phaseConfig(options, options.ratePerSec, 30, 30_000)),
+    load: await runLoadPhase(fleet, { urls, watched }, phaseConfig(options, options.ratePerSec, 30, 30_000)),
   }));
 }
 
@@ -92,7 +92,7 @@ export async function runSaturate(
     let rate = options.ratePerSec;
     // Bounded by the rate cap and by a step count.
     for (let i = 0; i < 40 && rate <= options.maxRatePerSec; i++) {
-      const step = await runLoadPhase(fleet, watched, phaseConfig(options, rate, 5, 10_000));
+      const step = await runLoadPhase(fleet, { urls, watched }, phaseConfig(options, rate, 5, 10_000));
       const verdict = stepVerdict(step, options.p99LimitMs);
       steps.push({ ...step, held: verdict === "held", verdict });
       progress(`saturate: ${rate}/s -> delivered ${step.deliveredRatePerSec}/s, p50 ${step.e2e.p50Ms} ms, p99 ${step.e2e.p99Ms} ms: ${verdict}`);
