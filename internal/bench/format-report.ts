@@ -53,8 +53,26 @@ function loadSummary(load: LoadResult): string {
   ].join("\n");
 }
 
-/** The human-readable report printed at the end of a run. */
+function profileSection(report: BenchReport): string {
+  return (report.cpuProfileSummaries ?? [])
+    .map((p) =>
+      [
+        `server CPU profile ${p.file} (${p.samples} samples; native calls charged to their caller):`,
+        table(["share %", "module"], p.modules.map((m) => [m.percent, m.name])),
+        table(["share %", "function"], p.functions.map((f) => [f.percent, f.name])),
+        table(["share %", "nearest project function"], p.projectFunctions.map((f) => [f.percent, f.name])),
+      ].join("\n"),
+    )
+    .join("\n");
+}
+
+/** The human-readable report printed at the end of a run, with the profile summary when there is one. */
 export function formatReport(report: BenchReport): string {
+  const profile = profileSection(report);
+  return profile ? `${formatResult(report)}\n${profile}` : formatResult(report);
+}
+
+function formatResult(report: BenchReport): string {
   const head = `${report.scenario} / ${report.mode} - ${report.startedAt} - ${report.machine.cores} cores, ${report.machine.memoryGiB} GiB, load ${report.machine.loadAverage1m} at start\n${report.command}`;
   const r = report.result;
   switch (r.kind) {

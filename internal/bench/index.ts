@@ -11,6 +11,8 @@ export { runBench } from "./run-bench.ts";
 export type { BenchReport, ScenarioResult } from "./run-bench.ts";
 export { formatReport } from "./format-report.ts";
 export { createLatencyHistogram } from "./latency-histogram.ts";
+export { summarizeCpuProfile } from "./cpu-profile-summary.ts";
+export type { CpuProfileSummary, ProfileShare } from "./cpu-profile-summary.ts";
 export type { LatencyHistogram, LatencySummary } from "./latency-histogram.ts";
 export { runOpenLoop } from "./open-loop.ts";
 export type { OpenLoopConfig, OpenLoopDeps, OpenLoopResult } from "./open-loop.ts";

@@ -2,6 +2,7 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { BenchOptions } from "./bench-options.ts";
+import { summarizeCpuProfile, type CpuProfileSummary } from "./cpu-profile-summary.ts";
 import { startBenchTarget } from "./bench-target.ts";
 import { runIdle, type IdleResult } from "./idle-scenario.ts";
 import { runPresence, type PresenceResult } from "./presence-scenario.ts";
@@ -25,6 +26,8 @@ export interface BenchReport {
   readonly result: ScenarioResult;
   /** Embedded mode with --server-cpu-prof: the profile files written by the server. */
   readonly cpuProfiles?: readonly string[];
+  /** Their hottest modules and functions. */
+  readonly cpuProfileSummaries?: readonly CpuProfileSummary[];
 }
 
 /** Server settings a scenario needs beyond the common ones. */
@@ -79,6 +82,9 @@ export async function runBench(options: BenchOptions, command: string, progress:
     options,
     result,
     ...(cpuProfiles ? { cpuProfiles } : {}),
+    ...(cpuProfiles
+      ? { cpuProfileSummaries: cpuProfiles.filter((f) => f.endsWith(".cpuprofile")).map((f) => summarizeCpuProfile(f)) }
+      : {}),
   };
 }
 
