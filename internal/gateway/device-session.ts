@@ -34,6 +34,10 @@ export interface DeviceSession {
   touch(nowMs: number): void;
   /** When the device last showed a sign of life. */
   readonly lastTouchMs: number;
+  /** The highest message seq of the conversation this session has sent (0 if none). */
+  sentUpTo(conversationId: ConversationId): Seq;
+  /** True once catch-up is over and live events flow. */
+  readonly live: boolean;
   /** Events waiting in the outbound queue. */
   readonly queued: number;
   /** Why the server ended the session (undefined while open or when the client left). */
@@ -122,6 +126,12 @@ export function createDeviceSession(cfg: {
     },
     get queued() {
       return queue.length;
+    },
+    get live() {
+      return live;
+    },
+    sentUpTo(conversationId) {
+      return sentUpTo.get(conversationId) ?? 0;
     },
     get closeReason() {
       return closeReason;

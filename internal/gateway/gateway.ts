@@ -123,8 +123,20 @@ export function createGateway(cfg: GatewayConfig, deps: GatewayDeps): Gateway {
           gatewayId,
           sessionId: s.id,
         }));
-        // One batched TTL refresh per interval for every device held here.
-        if (routes.length > 0) deps.routing.refresh(routes, cfg.routeTtlMs).catch((err) => logger.warn({ err }, "route refresh failed"));
+        // One batched TTL refresh per interval for every device held here. A
+        // restored route means pushes to that device may have gone nowhere
+        // (routing data lost): its session re-sends what it may have missed.
+        if (routes.length > 0) {
+          deps.routing
+            .refresh(routes, cfg.routeTtlMs)
+            .then(async (restored) => {
+              for (const r of restored) {
+                const session = hub.get(r.deviceId);
+                if (session?.id === r.sessionId) await opener.resync(session);
+              }
+            })
+            .catch((err) => logger.warn({ err }, "route refresh failed"));
+        }
       }, Math.max(1000, Math.floor(cfg.routeTtlMs / 3)));
       const presenceStop = new AbortController();
       const presenceRun = deps.presence.run(presenceStop.signal);

@@ -28,6 +28,12 @@ export interface SessionOpener {
   open(identity: Identity, kind: "bidi" | "subscribe", cursors: ReadonlyMap<ConversationId, Seq>): Promise<DeviceSession>;
   /** Stops accepting new sessions (drain). */
   stopAccepting(): void;
+  /**
+   * Re-sends what a live session may have missed while its route was gone
+   * (pushes went nowhere): every stored message after what it was sent, and
+   * the current watermarks. Goes through the live path, so it deduplicates.
+   */
+  resync(session: DeviceSession): Promise<void>;
 }
 
 export function createSessionOpener(
@@ -91,6 +97,23 @@ export function createSessionOpener(
   return {
     stopAccepting() {
       accepting = false;
+    },
+    async resync(session) {
+      if (!session.live || session.closed) return;
+      const summaries = await deps.store.listConversations(session.identity.userId);
+      for (const s of summaries) {
+        const id = s.conversation.id;
+        let after = session.sentUpTo(id);
+        while (after < s.headSeq && !session.closed) {
+          const page = await deps.store.messagesAfter(id, after, 200);
+          if (page.length === 0) break;
+          for (const message of page) session.deliver({ type: "message", message });
+          after = page[page.length - 1]!.seq;
+        }
+        session.deliver({ type: "receipt", conversationId: id, userId: session.identity.userId, watermarks: s.own });
+        session.deliver({ type: "receipt", conversationId: id, userId: s.peerUserId, watermarks: s.peer });
+      }
+      logger.info({ sessionId: session.id, deviceId: session.identity.deviceId }, "route restored; session resynced");
     },
     async open(identity, kind, cursors) {
       if (!accepting) throw connectError(Code.Unavailable, "SHUTTING_DOWN", "gateway is draining; reconnect elsewhere");

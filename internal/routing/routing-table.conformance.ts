@@ -126,6 +126,20 @@ export function describeRoutingTable(name: string, make: () => Promise<RoutingTa
       expect(await fx.table.routesOf([route.userId])).toEqual([route]);
     });
 
+    test("refresh returns the routes it restored, and only those", async () => {
+      const lapsed = ids.route("alice", "phone", "gw-1", "s1");
+      const live = ids.route("bob", "phone", "gw-1", "s2");
+      const stale = ids.route("carol", "phone", "gw-1", "s3");
+      const newer = ids.route("carol", "phone", "gw-2", "s4");
+      await fx.table.register(lapsed, TTL_MS);
+      await fx.advance(PAST_MS);
+      await fx.table.register(live, TTL_MS);
+      await fx.table.register(stale, TTL_MS);
+      await fx.table.register(newer, TTL_MS);
+      expect(await fx.table.refresh([lapsed, live, stale], TTL_MS)).toEqual([lapsed]);
+      expect(await fx.table.refresh([lapsed, live], TTL_MS)).toEqual([]);
+    });
+
     test("unregister of the device's own session removes the route and returns true", async () => {
       const route = ids.route("alice", "phone", "gw-1", "s1");
       const other = ids.route("alice", "laptop", "gw-1", "s2");

@@ -16,14 +16,18 @@ export interface RouteEntry {
  * Contract (checked by describeRoutingTable):
  * - `register` replaces any previous route of the device and returns it.
  * - Routes expire `ttlMs` after their last register/refresh.
+ * - `refresh` re-arms routes whose session is still current, restores a
+ *   lapsed route of the same session (expired, or lost with the backend's
+ *   data), never overwrites a newer session's route, and returns the routes it
+ *   restored: pushes to those devices may have been lost meanwhile.
  * - `unregister` is compare-and-delete on the session: a late cleanup from an
  *   old session never erases the route of a newer one.
  * - `routesOf` returns the live routes of the users' devices (any order).
  */
 export interface RoutingTable {
   register(route: RouteEntry, ttlMs: number): Promise<RouteEntry | undefined>;
-  /** Re-arms the TTL of many routes in one batched write (per gateway tick). */
-  refresh(routes: readonly RouteEntry[], ttlMs: number): Promise<void>;
+  /** Re-arms the TTL of many routes in one batched write (per gateway tick); returns the restored ones. */
+  refresh(routes: readonly RouteEntry[], ttlMs: number): Promise<RouteEntry[]>;
   unregister(deviceId: DeviceId, sessionId: string): Promise<boolean>;
   routesOf(userIds: readonly UserId[]): Promise<RouteEntry[]>;
   close(): Promise<void>;

@@ -14,8 +14,8 @@ import { startTestCluster, type TestCluster } from "./test-cluster.ts";
  * no one, and a device whose stream stayed up never learns of it: it catches
  * up only on a reconnect, or when a later message of the same conversation
  * shows the gap. The last message of a conversation is thus withheld from
- * live devices indefinitely (invariant 3). `test.failing` until that is
- * fixed: then this turns red and must become a plain test.
+ * live devices indefinitely (invariant 3). Fixed: a route refresh that
+ * restores a lapsed route makes the gateway resync that session.
  */
 
 // Routes and the registry are rewritten every 5 s (a third of the TTL): the gap after a flush is that long.
@@ -38,7 +38,7 @@ describeWithBackends("a push lost while routes are missing", ["kafka", "cassandr
     await cluster?.destroy();
   }, 60_000);
 
-  test.failing(
+  test(
     "a message stored while the cluster's Redis keys were gone reaches the recipient's live devices, with no later traffic",
     async () => {
       fleet = await createClusterFleet(cluster.gateways, {

@@ -80,17 +80,20 @@ export function createMemoryRoutingTable(deps: { clock: Clock }): RoutingTable {
       ensureOpen();
       const nowMs = clock.nowMs();
       sweepIfDue(nowMs);
+      const restored: RouteEntry[] = [];
       for (const route of routes) {
         const current = liveRoute(route.deviceId, nowMs);
         if (current === undefined) {
           // Same session still streaming after its route lapsed (a stalled
           // gateway): restore it so the device is reachable again.
           put(route, nowMs + ttlMs);
+          restored.push(route);
         } else if (current.route.sessionId === route.sessionId) {
           current.expiresAtMs = nowMs + ttlMs;
         }
         // A different live session is newer: an old gateway must not take it back.
       }
+      return restored;
     },
 
     async unregister(deviceId, sessionId) {

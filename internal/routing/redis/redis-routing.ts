@@ -68,15 +68,17 @@ export function createRedisRoutingTable(cfg: RedisConfig, deps: { logger?: Logge
     },
 
     async refresh(routes, ttlMs) {
-      if (routes.length === 0) return;
-      await run("refresh", async () => {
+      if (routes.length === 0) return [];
+      return run("refresh", async () => {
         // One pipeline per gateway tick; each route is its own small script
         // so a big gateway never blocks the server in one long call.
         const pipeline = client.pipeline();
         for (const route of routes) {
           callScript(pipeline, REFRESH_SCRIPT, routeKeys(route), routeArgs(route, ttlMs));
         }
-        await execPipeline(pipeline, "refresh");
+        const replies = await execPipeline(pipeline, "refresh");
+        // 2 = the route was gone (expired or lost with Redis' data) and is restored.
+        return routes.filter((_, i) => Number(replies[i]) === 2);
       });
     },
 

@@ -60,7 +60,7 @@ return false
  * ARGV: device, user, gateway, session, ttlMs.
  * Re-arms the route if the stored session is this one, restores it if the
  * device has no route (it lapsed, or the server lost its data), and leaves a
- * newer session's route alone. Returns 1 when written, 0 when left alone.
+ * newer session's route alone. Returns 1 when re-armed, 2 when restored (it was gone), 0 when left alone.
  */
 export const REFRESH_SCRIPT: LuaScript = {
   name: "chatRoutingRefresh",
@@ -73,7 +73,8 @@ local expires_at = now + tonumber(ARGV[5])
 redis.call('HSET', KEYS[1], 'u', ARGV[2], 'g', ARGV[3], 's', ARGV[4])
 redis.call('PEXPIREAT', KEYS[1], expires_at)
 index_put(KEYS[2], member(ARGV[1], ARGV[3], ARGV[4]), expires_at, now)
-return 1
+if current then return 1 end
+return 2
 `,
 };
 
