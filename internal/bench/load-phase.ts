@@ -1,18 +1,9 @@
 import { createMessageTracker, type TrackerResult } from "./message-tracker.ts";
 import { monotonicUs, runOpenLoop } from "./open-loop.ts";
-import { scrapeEventLoopLag, type EventLoopLag } from "./server-metrics.ts";
 import type { PairFleet } from "./pair-fleet.ts";
-import {
-  machineLoad,
-  processUsage,
-  sampleMachineCpu,
-  snapshotProcesses,
-  type MachineCpuSample,
-  type MachineLoad,
-  type ProcessUsage,
-  type ProcSample,
-  type WatchedProcess,
-} from "./proc-stats.ts";
+import type { MachineLoad, ProcessUsage, WatchedProcess } from "./proc-stats.ts";
+import type { EventLoopLag } from "./server-metrics.ts";
+import { startStallProbe, startWindowProbe, type WindowUsage } from "./window-probe.ts";
 
 /** One open-loop load at a fixed rate: warm-up, measured window, drain. */
 export interface LoadPhaseConfig {
@@ -61,67 +52,40 @@ export interface LoadResult extends TrackerResult {
 }
 
 /**
- * Runs one load phase over a live fleet. The process snapshots are taken at
- * the window's edges, so CPU per message covers exactly the window in which
- * deliveries are counted.
+ * Runs one load phase over a live fleet: the open loop for warm-up + window,
+ * then a bounded drain. The process snapshots are taken at the window's
+ * edges, so CPU per message covers exactly the window in which deliveries
+ * are counted; a phase aborted for its backlog closes the window early.
  */
 export async function runLoadPhase(
   fleet: PairFleet,
   target: { readonly urls: readonly string[]; readonly watched: readonly WatchedProcess[] },
   cfg: LoadPhaseConfig,
 ): Promise<LoadResult> {
-  const { watched } = target;
   const startUs = monotonicUs() + 20_000;
   const windowStartUs = startUs + cfg.warmupMs * 1000;
   const windowEndUs = windowStartUs + cfg.windowMs * 1000;
   const tracker = createMessageTracker({ startUs: windowStartUs, endUs: windowEndUs });
-  // Throughput counts arrivals in the window up to where it really closed (early, on abort).
   fleet.observe((userId, event) => tracker.observe(userId, event, monotonicUs()));
-  const text = "m".repeat(cfg.bodyBytes);
+  const probe = startWindowProbe(
+    target,
+    { openAfterMs: cfg.warmupMs + 20, closeAfterMs: cfg.warmupMs + cfg.windowMs + 20 },
+    // Throughput counts arrivals up to where the window really closed.
+    { nowUs: monotonicUs, onClose: (atUs) => tracker.closeWindow(atUs) },
+  );
+  const stalls = startStallProbe();
   const stop = new AbortController();
   let aborted: string | undefined;
-  let sendRejections = 0;
-  let issuedInWindow = 0;
-
-  let before: Map<number, ProcSample> | undefined;
-  let after: Map<number, ProcSample> | undefined;
-  let machineBefore: MachineCpuSample | undefined;
-  let machineAfter: MachineCpuSample | undefined;
-  let lagScrape: Promise<EventLoopLag[]> = Promise.resolve([]);
-  let windowOpenedUs = windowStartUs;
-  let windowClosedUs = windowEndUs;
-  const openWindow = setTimeout(() => {
-    windowOpenedUs = monotonicUs();
-    before = snapshotProcesses(watched);
-    machineBefore = sampleMachineCpu();
-    // Resets the servers' delay histograms: the closing scrape covers the window.
-    void scrapeEventLoopLag(target.urls);
-  }, cfg.warmupMs + 20);
-  const closeWindow = (): void => {
-    if (after || !before) return;
-    windowClosedUs = monotonicUs();
-    tracker.closeWindow(windowClosedUs);
-    after = snapshotProcesses(watched);
-    machineAfter = sampleMachineCpu();
-    lagScrape = scrapeEventLoopLag(target.urls);
-  };
-  const closeTimer = setTimeout(closeWindow, cfg.warmupMs + cfg.windowMs + 20);
-  // A 10 ms ticker: how late it fires is how long the generator's event loop was stalled.
-  let lastTickMs = performance.now();
-  let maxStallMs = 0;
-  const stallProbe = setInterval(() => {
-    const now = performance.now();
-    maxStallMs = Math.max(maxStallMs, now - lastTickMs - 10);
-    lastTickMs = now;
-  }, 10);
   const maxBacklog = Math.max(1000, cfg.ratePerSec * cfg.maxBacklogSec);
   const watchdog = setInterval(() => {
-    if (tracker.backlog() > maxBacklog) {
-      aborted = `backlog above ${maxBacklog} messages (${cfg.maxBacklogSec} s of load)`;
-      stop.abort();
-    }
+    if (tracker.backlog() <= maxBacklog) return;
+    aborted = `backlog above ${maxBacklog} messages (${cfg.maxBacklogSec} s of load)`;
+    stop.abort();
   }, 200);
 
+  const text = "m".repeat(cfg.bodyBytes);
+  let sendRejections = 0;
+  let issuedInWindow = 0;
   const loop = await runOpenLoop(
     { ratePerSec: cfg.ratePerSec, durationMs: cfg.warmupMs + cfg.windowMs, startUs },
     {
@@ -137,43 +101,54 @@ export async function runLoadPhase(
     },
   );
   clearInterval(watchdog);
-  clearInterval(stallProbe);
-  clearTimeout(openWindow);
-  if (aborted) clearTimeout(closeTimer);
-  closeWindow();
-  // Drain: bounded by time; what is still missing then counts as lost.
+  stalls.stop();
+  if (aborted) {
+    probe.cancel();
+    probe.close();
+  }
+  // Drain, bounded by time: what no recipient holds by then is reported as undelivered.
   const drainDeadline = Date.now() + cfg.drainMs;
   while (tracker.outstandingMeasured() > 0 && Date.now() < drainDeadline) await Bun.sleep(50);
-  clearTimeout(closeTimer);
-  closeWindow();
+  probe.close();
+  return summarize(cfg, tracker.result(), await probe.usage(), {
+    issuedInWindow,
+    sendRejections,
+    maxIssueLagUs: loop.maxIssueLagUs,
+    maxStallMs: stalls.maxStallMs(),
+    ...(aborted ? { aborted } : {}),
+  });
+}
 
-  const serverEventLoop = await lagScrape;
-  const windowSec = Math.max(0, (windowClosedUs - windowOpenedUs) / 1e6);
-  const result = tracker.result();
-  const processes = before && after ? processUsage(watched, before, after, windowSec) : [];
-  const delivered = result.receivedInWindow;
+function summarize(
+  cfg: LoadPhaseConfig,
+  result: TrackerResult,
+  usage: WindowUsage,
+  run: { issuedInWindow: number; sendRejections: number; maxIssueLagUs: number; maxStallMs: number; aborted?: string },
+): LoadResult {
+  const { windowSec, processes } = usage;
+  const delivered = windowSec > 0 ? result.receivedInWindow : 0;
   const cpuOf = (roles: readonly string[]): number =>
     processes.filter((p) => roles.includes(p.role)).reduce((sum, p) => sum + p.cpuSec, 0);
   const perMessageUs = (cpuSec: number): number => (delivered > 0 ? Math.round((cpuSec * 1e6) / delivered) : 0);
-  const hasBackends = processes.some((p) => p.role === "backend");
   const rate = (n: number): number => (windowSec > 0 ? Math.round(n / windowSec) : 0);
+  const servers = ["server", "gateway", "worker"];
   return {
     ...result,
     offeredRatePerSec: cfg.ratePerSec,
-    issuedRatePerSec: rate(issuedInWindow),
+    issuedRatePerSec: rate(run.issuedInWindow),
     deliveredRatePerSec: rate(delivered),
     deviceDeliveriesPerSec: rate(result.deviceDeliveriesInWindow),
     windowSec: Math.round(windowSec * 100) / 100,
-    maxIssueLagMs: Math.round(loop.maxIssueLagUs / 100) / 10,
-    loadgenMaxStallMs: Math.round(maxStallMs),
-    serverEventLoop,
-    sendRejections,
-    ...(aborted ? { aborted } : {}),
+    maxIssueLagMs: Math.round(run.maxIssueLagUs / 100) / 10,
+    loadgenMaxStallMs: run.maxStallMs,
+    serverEventLoop: usage.serverEventLoop,
+    sendRejections: run.sendRejections,
+    ...(run.aborted ? { aborted: run.aborted } : {}),
     processes,
-    machine: machineBefore && machineAfter ? machineLoad(machineBefore, machineAfter, processes, windowSec) : { busyCores: 0, otherCores: 0 },
+    machine: usage.machine,
     cpuPerMessage: {
-      serversUs: perMessageUs(cpuOf(["server", "gateway", "worker"])),
-      ...(hasBackends ? { withBackendsUs: perMessageUs(cpuOf(["server", "gateway", "worker", "backend"])) } : {}),
+      serversUs: perMessageUs(cpuOf(servers)),
+      ...(processes.some((p) => p.role === "backend") ? { withBackendsUs: perMessageUs(cpuOf([...servers, "backend"])) } : {}),
       loadgenUs: perMessageUs(cpuOf(["loadgen"])),
     },
   };
