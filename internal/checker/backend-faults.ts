@@ -124,8 +124,18 @@ function ownPid(service: keyof typeof mainClass): number {
 function detached(command: string): { kill(): void } {
   const child = spawn("bash", ["-c", command], { cwd: repoRoot, detached: true, stdio: "ignore" });
   child.unref();
-  // SIGTERM ends the waiting shell at once, so the command never runs.
-  return { kill: () => void child.kill() };
+  // Its own process group: SIGTERM to the group ends the shell and its sleep at once, so the command never runs.
+  return {
+    kill() {
+      if (child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, "SIGTERM");
+        } catch {
+          // Already gone.
+        }
+      }
+    },
+  };
 }
 
 async function ensureKafkaUp(): Promise<void> {
