@@ -132,12 +132,17 @@ export function createStreamHandlers(deps: StreamHandlerDeps) {
           return;
         }
         if (next.done || session.closed) return;
-        arm();
         session.touch(deps.clock.nowMs());
         const frame = next.value.frame;
+        // Frames are handled one at a time, so the next one is not read while
+        // this one waits on the log or the store: that wait is the server's,
+        // not the client's silence, and must not count towards the idle timeout.
+        clearTimeout(idle);
         try {
           await dispatch(session, frame);
+          arm();
         } catch (err) {
+          arm();
           if (err instanceof BackendUnavailableError) {
             session.close({ code: Code.Unavailable, reason: "LOG_UNAVAILABLE", message: "log unavailable; retry", retryAfterMs: 500 });
             return;
