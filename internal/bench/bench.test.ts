@@ -100,8 +100,9 @@ describe("scenarios against a running server (external mode)", () => {
     expect(report.result.steps.map((s) => s.offeredRatePerSec)).toEqual(report.result.steps.length === 2 ? [20, 40] : [20]);
   }, 60_000);
 
-  test("idle connects every device and reads the gateway's memory", async () => {
-    const report = await runBench({ ...options, scenario: "idle" }, "test", () => undefined);
+  test("idle connects every device (from extra loopback addresses) and reads the gateway's memory", async () => {
+    const idle: BenchOptions = { ...options, scenario: "idle", sourceAddresses: ["127.0.0.2", "127.0.0.3"] };
+    const report = await runBench(idle, "test", () => undefined);
     if (report.result.kind !== "idle") throw new Error(report.result.kind);
     expect(report.result.connect).toMatchObject({ connected: 4, failed: 0 });
     expect(report.result.gatewayRssAfterMiB).toBeGreaterThan(0);
