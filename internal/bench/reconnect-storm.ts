@@ -56,26 +56,18 @@ export async function runReconnectStorm(
   const group = { urls, sourceAddresses: options.sourceAddresses, concurrency: options.connectConcurrency };
   progress(`reconnect-storm: registering ${n} devices`);
   const storm = await openDeviceGroup({ ...group, count: n, prefix: `${prefix}d` });
-  const senders = await openDeviceGroup({ ...group, count: Math.max(1, Math.ceil(n / 100)), prefix: `${prefix}s`, linkOffset: n });
+  const senderCount = Math.max(1, Math.ceil(n / 100));
+  const senders = await openDeviceGroup({ ...group, count: senderCount, prefix: `${prefix}s`, linkOffset: n });
   const senderOf = (i: number): BenchDevice => senders[i % senders.length]!;
   const conversations = await startConversations(storm.map((d, i) => [d, senderOf(i)] as const), options.connectConcurrency);
-  // Messages from the senders each storm device has stored, and the count it must reach.
+  // Messages from the senders each storm device has stored since the drop.
   const received = new Array<number>(n).fill(0);
-  const expected = new Array<number>(n).fill(0);
+  const failures: Record<string, number> = {};
   storm.forEach((device, i) =>
     device.on((event) => {
-      if (event.type !== "messages") return;
-      for (const msg of event.messages) if (msg.senderUserId !== device.userId) received[i]!++;
-    }),
-  );
-  // A message can report "sent" more than once (SendAccepted, then its seq): count ids.
-  const acceptedIds = new Set<string>();
-  for (const s of senders) s.on((event) => void (event.type === "send" && event.tick !== "pending" && acceptedIds.add(event.clientMsgId)));
-  const gatewayPids = watched.filter((p) => p.role === "gateway" || p.role === "server").map((p) => p.pid);
-  const failures: Record<string, number> = {};
-  storm.forEach((d) =>
-    d.on((event) => {
-      if (event.type === "connection" && event.state === "waiting" && event.failure) {
+      if (event.type === "messages") {
+        for (const msg of event.messages) if (msg.senderUserId !== device.userId) received[i]!++;
+      } else if (event.type === "connection" && event.state === "waiting" && event.failure) {
         const key = `${event.failure.code}/${event.failure.reason}`;
         failures[key] = (failures[key] ?? 0) + 1;
       }
@@ -88,65 +80,93 @@ export async function runReconnectStorm(
     if (first.failed > 0) throw new Error(`reconnect-storm: ${first.failed} devices did not connect: ${first.firstError}`);
     progress("reconnect-storm: dropping every device at once");
     await Promise.all(storm.map((d) => d.reopen()));
-    for (let i = 0; i < n; i++) received[i] = 0;
-
+    received.fill(0);
     progress(`reconnect-storm: sending ${m} messages while they are away`);
-    const sendStart = performance.now();
-    const text = "s".repeat(options.bodyBytes);
-    for (let j = 0; j < m; j++) {
-      const i = j % n;
-      expected[i]!++;
-      void senderOf(i).send(conversations[i]!, text, crypto.randomUUID()).catch(() => undefined);
-      // Yield now and then so the senders' streams drain while the rest is queued.
-      if (j % 500 === 499) await Bun.sleep(1);
-    }
-    await senders[0]!.client().waitFor(() => acceptedIds.size >= m, 180_000, `${m} messages accepted`).catch(() => undefined);
-    const sendSec = (performance.now() - sendStart) / 1000;
-    progress(`reconnect-storm: ${acceptedIds.size}/${m} accepted in ${sendSec.toFixed(1)} s; reconnecting all ${n} at once`);
-
+    const route = (j: number) => ({ sender: senderOf(j % n), conversationId: conversations[j % n]! });
+    const sent = await sendWhileAway(senders, route, m, options.bodyBytes);
+    progress(`reconnect-storm: ${sent.accepted}/${m} accepted in ${sent.seconds.toFixed(1)} s; reconnecting all ${n} at once`);
+    const expected = Array.from({ length: n }, (_, i) => Math.floor(m / n) + (i < m % n ? 1 : 0));
     await Bun.sleep(1_000);
-    const sampler = startRssSampler(gatewayPids, 100);
-    const rssBefore = sampler.peakBytes();
-    const before = snapshotProcesses(watched);
-    const machineBefore = sampleMachineCpu();
-    const perDevice = createLatencyHistogram();
-    const done = new Array<boolean>(n).fill(false);
-    let caughtUp = 0;
-    const start = performance.now();
-    for (const d of storm) d.start();
-    const timeoutMs = Math.max(options.durationMs, 120_000);
-    // Bounded poll: every 20 ms until all caught up or the timeout.
-    while (caughtUp < n && performance.now() - start < timeoutMs) {
-      for (let i = 0; i < n; i++) {
-        if (done[i] || received[i]! < expected[i]!) continue;
-        done[i] = true;
-        caughtUp++;
-        perDevice.recordUs((performance.now() - start) * 1000);
-      }
-      if (caughtUp < n) await Bun.sleep(20);
-    }
-    const catchUpSec = (performance.now() - start) / 1000;
-    const after = snapshotProcesses(watched);
-    const machineAfter = sampleMachineCpu();
-    sampler.stop();
-    const processes = processUsage(watched, before, after, catchUpSec);
-    progress(`reconnect-storm: ${caughtUp}/${n} caught up in ${catchUpSec.toFixed(2)} s`);
+    const storming = await measureCatchUp(storm, watched, { received, expected, timeoutMs: Math.max(options.durationMs, 120_000) });
+    progress(`reconnect-storm: ${storming.caughtUp}/${n} caught up in ${storming.catchUpSec} s`);
     return {
       kind: "reconnect-storm",
       devices: n,
       senders: senders.length,
       messages: m,
-      sendSec: Math.round(sendSec * 100) / 100,
-      catchUpSec: Math.round(catchUpSec * 100) / 100,
-      caughtUp,
-      perDevice: perDevice.summary(),
-      gatewayRssBeforeMiB: mib(rssBefore),
-      gatewayPeakRssMiB: mib(sampler.peakBytes()),
-      processes,
+      sendSec: Math.round(sent.seconds * 100) / 100,
+      ...storming,
       streamFailures: failures,
-      machine: machineLoad(machineBefore, machineAfter, processes, catchUpSec),
     };
   } finally {
     await mapLimit([...storm, ...senders], 1000, (d) => d.stop());
   }
+}
+
+/** Queues `count` messages (the j-th to `route(j)`) and waits, bounded, until the log accepted them all. */
+async function sendWhileAway(
+  senders: readonly BenchDevice[],
+  route: (j: number) => { sender: BenchDevice; conversationId: string },
+  count: number,
+  bodyBytes: number,
+): Promise<{ accepted: number; seconds: number }> {
+  // A message can report "sent" more than once (SendAccepted, then its seq): count ids.
+  const acceptedIds = new Set<string>();
+  for (const s of senders) s.on((event) => void (event.type === "send" && event.tick !== "pending" && acceptedIds.add(event.clientMsgId)));
+  const start = performance.now();
+  const text = "s".repeat(bodyBytes);
+  for (let j = 0; j < count; j++) {
+    const { sender, conversationId } = route(j);
+    void sender.send(conversationId, text, crypto.randomUUID()).catch(() => undefined);
+    // Yield now and then so the senders' streams drain while the rest is queued.
+    if (j % 500 === 499) await Bun.sleep(1);
+  }
+  await senders[0]!.client().waitFor(() => acceptedIds.size >= count, 180_000, `${count} messages accepted`).catch(() => undefined);
+  return { accepted: acceptedIds.size, seconds: (performance.now() - start) / 1000 };
+}
+
+type CatchUp = Pick<
+  ReconnectStormResult,
+  "catchUpSec" | "caughtUp" | "perDevice" | "gatewayRssBeforeMiB" | "gatewayPeakRssMiB" | "processes" | "machine"
+>;
+
+/** Starts every device in the same instant and polls (every 20 ms, bounded) until each holds what was sent to it. */
+async function measureCatchUp(
+  storm: readonly BenchDevice[],
+  watched: readonly WatchedProcess[],
+  counts: { readonly received: readonly number[]; readonly expected: readonly number[]; readonly timeoutMs: number },
+): Promise<CatchUp> {
+  const gatewayPids = watched.filter((p) => p.role === "gateway" || p.role === "server").map((p) => p.pid);
+  const sampler = startRssSampler(gatewayPids, 100);
+  const rssBefore = sampler.peakBytes();
+  const before = snapshotProcesses(watched);
+  const machineBefore = sampleMachineCpu();
+  const perDevice = createLatencyHistogram();
+  const done = new Array<boolean>(storm.length).fill(false);
+  let caughtUp = 0;
+  const start = performance.now();
+  for (const d of storm) d.start();
+  while (caughtUp < storm.length && performance.now() - start < counts.timeoutMs) {
+    for (let i = 0; i < storm.length; i++) {
+      if (done[i] || counts.received[i]! < counts.expected[i]!) continue;
+      done[i] = true;
+      caughtUp++;
+      perDevice.recordUs((performance.now() - start) * 1000);
+    }
+    if (caughtUp < storm.length) await Bun.sleep(20);
+  }
+  const catchUpSec = (performance.now() - start) / 1000;
+  const processes = processUsage(watched, before, snapshotProcesses(watched), catchUpSec);
+  const machine = machineLoad(machineBefore, sampleMachineCpu(), processes, catchUpSec);
+  const peak = sampler.peakBytes();
+  sampler.stop();
+  return {
+    catchUpSec: Math.round(catchUpSec * 100) / 100,
+    caughtUp,
+    perDevice: perDevice.summary(),
+    gatewayRssBeforeMiB: mib(rssBefore),
+    gatewayPeakRssMiB: mib(peak),
+    processes,
+    machine,
+  };
 }
