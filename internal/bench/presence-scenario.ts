@@ -67,50 +67,23 @@ export async function runPresence(
     return [...ids];
   };
 
-  let counting = false;
-  let events = 0;
-  let transitions = 0;
-  let flaps = 0;
-  devices.forEach((device, i) => {
-    device.client().watchPresence(peersOf(i));
-    const believed = new Map<string, boolean>();
-    device.on((event) => {
-      if (event.type !== "presence") return;
-      const was = believed.get(event.presence.userId);
-      believed.set(event.presence.userId, event.presence.online);
-      if (!counting) return;
-      events++;
-      if (was !== undefined && was !== event.presence.online) transitions++;
-    });
-  });
-
+  devices.forEach((device, i) => device.client().watchPresence(peersOf(i)));
+  const counts = countPresence(devices);
   const stop = new AbortController();
-  const flapper = async (device: BenchDevice): Promise<void> => {
-    // Bounded by the abort and by a cycle count far above any run's length.
-    for (let cycle = 0; cycle < 100_000 && !stop.signal.aborted; cycle++) {
-      await Bun.sleep(between(onlineMs));
-      if (stop.signal.aborted) return;
-      await device.stop();
-      if (counting) flaps++;
-      await Bun.sleep(between(offlineMs));
-      if (stop.signal.aborted) return;
-      device.start();
-    }
-  };
 
   try {
     progress(`presence: connecting ${n} devices`);
     const connected = await connectGroup(devices, options.connectConcurrency, 120_000);
     if (connected.failed > 0) throw new Error(`presence: ${connected.failed} devices did not connect: ${connected.firstError}`);
-    const flappers = devices.map((d) => flapper(d));
+    const flappers = devices.map((d) => flap(d, stop.signal, () => void (counts.counting && counts.flaps++)));
     progress(`presence: flapping; warm-up ${options.warmupMs} ms, window ${options.durationMs} ms`);
     await Bun.sleep(options.warmupMs);
     const before = snapshotProcesses(watched);
     const machineBefore = sampleMachineCpu();
     const start = performance.now();
-    counting = true;
+    counts.counting = true;
     await Bun.sleep(options.durationMs);
-    counting = false;
+    counts.counting = false;
     const windowSec = (performance.now() - start) / 1000;
     const after = snapshotProcesses(watched);
     const machineAfter = sampleMachineCpu();
@@ -123,14 +96,45 @@ export async function runPresence(
       users: n,
       watchPeers: k,
       windowSec: Math.round(windowSec * 100) / 100,
-      flapsPerSec: perSec(flaps),
-      presenceEventsPerSec: perSec(events),
-      transitionsSeenPerSec: perSec(transitions),
+      flapsPerSec: perSec(counts.flaps),
+      presenceEventsPerSec: perSec(counts.events),
+      transitionsSeenPerSec: perSec(counts.transitions),
       processes,
       machine: machineLoad(machineBefore, machineAfter, processes, windowSec),
     };
   } finally {
     stop.abort();
     await Promise.all(devices.map((d) => d.stop()));
+  }
+}
+
+/** Presence entries the devices receive while `counting`, and how many changed what the receiver believed. */
+function countPresence(devices: readonly BenchDevice[]): { counting: boolean; events: number; transitions: number; flaps: number } {
+  const counts = { counting: false, events: 0, transitions: 0, flaps: 0 };
+  for (const device of devices) {
+    const believed = new Map<string, boolean>();
+    device.on((event) => {
+      if (event.type !== "presence") return;
+      const was = believed.get(event.presence.userId);
+      believed.set(event.presence.userId, event.presence.online);
+      if (!counts.counting) return;
+      counts.events++;
+      if (was !== undefined && was !== event.presence.online) counts.transitions++;
+    });
+  }
+  return counts;
+}
+
+/** Cycles a device online and offline until `signal` aborts; `onDrop` is told of every disconnect. */
+async function flap(device: BenchDevice, signal: AbortSignal, onDrop: () => void): Promise<void> {
+  // Bounded by the abort and by a cycle count far above any run's length.
+  for (let cycle = 0; cycle < 100_000 && !signal.aborted; cycle++) {
+    await Bun.sleep(between(onlineMs));
+    if (signal.aborted) return;
+    await device.stop();
+    onDrop();
+    await Bun.sleep(between(offlineMs));
+    if (signal.aborted) return;
+    device.start();
   }
 }
