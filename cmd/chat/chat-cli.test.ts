@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { describeWhenAvailable } from "../../internal/testkit/index.ts";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -54,11 +55,8 @@ async function onlyConversation(device: SdkDevice): Promise<string> {
   return device.client.conversations()[0]!.conversationId;
 }
 
-const describeWithTmux = existsSync(TMUX)
-  ? describe
-  : process.env.CI
-    ? (title: string) => test(`${title}: needs ${TMUX}`, () => { throw new Error(`tmux suite did not run in CI (run scripts/ensure-chromium.sh)`); })
-    : (title: string) => describe.skip(`${title} (skipped: needs ${TMUX}; run scripts/ensure-chromium.sh)`, () => test("not run", () => undefined));
+const describeWithTmux = (title: string, body: () => void) =>
+  describeWhenAvailable(title, existsSync(TMUX) ? undefined : `needs ${TMUX} (run scripts/ensure-chromium.sh)`, body);
 
 describeWithTmux("terminal client in tmux", () => {
   const socket = `chat-cli-test-${process.pid}`;

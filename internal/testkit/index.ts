@@ -1,2 +1,2 @@
-export { realBackends, describeWithBackends } from "./real-backends.ts";
+export { realBackends, describeWithBackends, describeWhenAvailable } from "./real-backends.ts";
 export type { RealBackends, BackendName } from "./real-backends.ts";

@@ -1,4 +1,4 @@
-import { describe, test } from "bun:test";
+import { describeWhenAvailable } from "../../testkit/index.ts";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
@@ -18,18 +18,7 @@ export const ARTIFACTS = join(import.meta.dir, "..", "..", "..", "artifacts", "w
  * nothing; locally it is skipped, saying how to install the program.
  */
 export function describeWithProgram(title: string, program: string, body: () => void): void {
-  if (existsSync(program)) {
-    describe(title, body);
-    return;
-  }
-  const reason = `needs ${program} (run scripts/ensure-chromium.sh)`;
-  if (process.env.CI) {
-    test(`${title}: ${reason}`, () => {
-      throw new Error(`browser suite did not run in CI: ${reason}`);
-    });
-  } else {
-    describe.skip(`${title} (skipped: ${reason})`, () => test("not run", () => undefined));
-  }
+  describeWhenAvailable(title, existsSync(program) ? undefined : `needs ${program} (run scripts/ensure-chromium.sh)`, body);
 }
 
 /** Headless chromium with the flags that keep it off the network and quiet. */
