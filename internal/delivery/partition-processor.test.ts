@@ -1,8 +1,9 @@
 import { expect, test } from "bun:test";
 import pino from "pino";
-import { asDeviceId, asUserId, conversationIdFor, systemClock } from "../domain/index.ts";
+import { asDeviceId, asGatewayId, asUserId, conversationIdFor, systemClock } from "../domain/index.ts";
 import { encodeClientEvent } from "../log/log-event-codec.ts";
 import type { LogRecord } from "../log/index.ts";
+import type { Delivery } from "../push/index.ts";
 import { createLocalPushHub } from "../push/memory/index.ts";
 import { createMemoryRoutingTable } from "../routing/memory/index.ts";
 import { createSqliteStore } from "../store/sqlite/index.ts";
@@ -13,7 +14,7 @@ const a = asUserId("u_a");
 const b = asUserId("u_b");
 const conversationId = conversationIdFor(a, b);
 
-const send = (offset: number): LogRecord => ({
+const send = (offset: number, clientMsgId: string = crypto.randomUUID()): LogRecord => ({
   partition: 0,
   offset,
   key: conversationId,
@@ -21,9 +22,9 @@ const send = (offset: number): LogRecord => ({
     type: "send",
     conversationId,
     userId: a,
-    deviceId: asDeviceId("d_a"),
+    deviceId: asDeviceId(`d_${a}`),
     acceptedAtMs: offset,
-    clientMsgId: crypto.randomUUID(),
+    clientMsgId,
     text: `at ${offset}`,
   }),
 });
@@ -51,5 +52,68 @@ test("a batch that does not continue where this processor stopped re-reads prev_
     [5, 4],
     [6, 5],
   ]);
+  await store.close();
+});
+
+const receipt = (offset: number, type: "ack" | "read", user: typeof a, seq: number): LogRecord => ({
+  partition: 0,
+  offset,
+  key: conversationId,
+  value: encodeClientEvent({ type, conversationId, userId: user, deviceId: asDeviceId(`d_${user}`), acceptedAtMs: offset, seq }),
+});
+
+/** A processor whose pushes for both users' devices are recorded. */
+async function fixture() {
+  const store = createSqliteStore({ path: ":memory:" });
+  await store.ensureConversation({ id: conversationId, userA: a, userB: b, createdAtMs: 0 });
+  const routing = createMemoryRoutingTable({ clock: systemClock });
+  const push = createLocalPushHub();
+  const gw = asGatewayId("gw");
+  const pushed: Delivery[] = [];
+  push.attach(gw, (ds) => void pushed.push(...ds));
+  for (const user of [a, b]) {
+    await routing.register({ deviceId: asDeviceId(`d_${user}`), userId: user, gatewayId: gw, sessionId: `s_${user}` }, 60_000);
+  }
+  const processor = createPartitionProcessor({ generation: 0 }, { store, routing, push, logger: pino({ level: "silent" }) });
+  return { store, processor, pushed };
+}
+
+test("a retry inside the same batch as its original is a duplicate: one row, the original seq twice", async () => {
+  const { store, processor, pushed } = await fixture();
+  const id = crypto.randomUUID();
+  await processor.handleBatch(batch([send(0, id), send(1), send(2, id)]));
+
+  const rows = await store.messagesAfter(conversationId, 0, 100);
+  expect(rows.map((r) => [r.seq, r.prevSeq])).toEqual([[1, 0], [2, 1]]);
+  const results = pushed.flatMap((d) => (d.event.type === "send_result" ? [[d.event.seq, d.event.duplicate]] : []));
+  expect(results).toEqual([[1, false], [2, false], [1, true]]);
+  await store.close();
+});
+
+test("receipts of one batch are clamped per record, merged per user, and pushed once with the stored value", async () => {
+  const { store, processor, pushed } = await fixture();
+  await processor.handleBatch(
+    batch([
+      send(0),
+      receipt(1, "ack", b, 99), // beyond the head at its position: clamped to 1
+      send(2),
+      receipt(3, "read", b, 1),
+      receipt(4, "ack", b, 3),
+    ]),
+  );
+
+  expect((await store.getWatermarks(conversationId)).get(b)).toEqual({ deliveredSeq: 3, readSeq: 1 });
+  expect(await store.getDeviceCursors(asDeviceId(`d_${b}`))).toEqual(new Map([[conversationId, 3]]));
+  const receipts = pushed.filter((d) => d.event.type === "receipt");
+  // Once per device of the conversation's two users, with the final value.
+  expect(receipts.map((d) => [d.deviceId, d.event.type === "receipt" && d.event.watermarks])).toEqual([
+    [asDeviceId(`d_${a}`), { deliveredSeq: 3, readSeq: 1 }],
+    [asDeviceId(`d_${b}`), { deliveredSeq: 3, readSeq: 1 }],
+  ]);
+
+  // A later batch that moves nothing pushes no receipt.
+  pushed.length = 0;
+  await processor.handleBatch(batch([receipt(5, "ack", b, 2)]));
+  expect(pushed).toEqual([]);
   await store.close();
 });

@@ -3,6 +3,7 @@ import {
   isParticipant,
   type Conversation,
   type ConversationId,
+  type DeviceId,
   type Seq,
   type StoredMessage,
   type UserId,
@@ -10,7 +11,7 @@ import {
 } from "../domain/index.ts";
 import { decodeClientEvent, type ClientEvent } from "../log/log-event-codec.ts";
 import type { LogBatch } from "../log/index.ts";
-import type { PushLink } from "../push/index.ts";
+import type { DeliveryEvent, PushLink } from "../push/index.ts";
 import type { RoutingTable } from "../routing/index.ts";
 import type { MessageStore } from "../store/index.ts";
 import type { Metrics } from "../metrics/index.ts";
@@ -45,6 +46,39 @@ interface PartitionState {
   readonly watermarks: Map<string, Watermarks>;
   /** Offset right after the last record this state has seen. */
   nextOffset: number | undefined;
+}
+
+/** A decoded record of the batch, with its dedup lookup under way (sends only). */
+interface Entry {
+  readonly ev: ClientEvent;
+  readonly seq: Seq;
+  readonly conv: Conversation;
+  readonly stored: Promise<Seq | undefined> | undefined;
+}
+
+/** One (conversation, user)'s watermark advances within a batch, merged. */
+interface WatermarkAdvance {
+  readonly conv: Conversation;
+  readonly userId: UserId;
+  readonly before: Watermarks;
+  deliveredSeq: Seq;
+  readSeq: Seq;
+  after?: Watermarks;
+}
+
+type PushStep =
+  | { type: "message"; users: UserId[]; message: StoredMessage }
+  | { type: "send_result"; user: UserId; device: DeviceId; event: Extract<DeliveryEvent, { type: "send_result" }> }
+  | { type: "receipt"; key: string };
+
+/** What a batch writes and pushes, decided before anything is written. */
+interface BatchPlan {
+  readonly messages: StoredMessage[];
+  readonly cursors: Map<string, { deviceId: DeviceId; conversationId: ConversationId; seq: Seq }>;
+  readonly watermarks: Map<string, WatermarkAdvance>;
+  /** clientMsgId -> seq for the sends this batch sequences. */
+  readonly sequenced: Map<string, Seq>;
+  readonly steps: PushStep[];
 }
 
 const MAX_CACHED = 100_000;
@@ -85,118 +119,168 @@ export function createPartitionProcessor(cfg: { generation: number }, deps: Part
     return store.lastSeqBefore(conv, seq);
   };
 
-  async function applySend(
-    ev: Extract<ClientEvent, { type: "send" }>,
-    seq: Seq,
-    conv: Conversation,
-    state: PartitionState,
-    out: PushBatch,
-  ): Promise<void> {
-    const original = await store.findDedup(conv.id, ev.clientMsgId);
-    if (original !== undefined && original !== seq) {
-      // A retry of a message already sequenced: nothing new is stored; the
-      // sender learns the original seq.
-      out.toDevice(ev.userId, ev.deviceId, {
-        type: "send_result",
+  /** The stored watermarks of (conversation, user), from the cache when this state has seen them. */
+  const watermarksOf = async (state: PartitionState, conv: ConversationId, user: UserId): Promise<Watermarks> => {
+    const key = `${conv}|${user}`;
+    const hit = state.watermarks.get(key);
+    if (hit) return hit;
+    const all = await store.getWatermarks(conv);
+    const w = all.get(user) ?? { deliveredSeq: 0, readSeq: 0 };
+    state.watermarks.set(key, w);
+    return w;
+  };
+
+  /**
+   * Decides what one record does, in log order, reading only: the writes it
+   * implies go into `plan`. A send within the batch that repeats an earlier
+   * one of the same batch is a duplicate even though neither is stored yet.
+   */
+  async function planRecord(entry: Entry, state: PartitionState, plan: BatchPlan): Promise<void> {
+    const { ev, seq, conv } = entry;
+    if (ev.type === "send") {
+      const dedupKey = `${conv.id}|${ev.clientMsgId}`;
+      const original = plan.sequenced.get(dedupKey) ?? (await entry.stored);
+      if (original !== undefined && original !== seq) {
+        // A retry of a message already sequenced: nothing new is stored; the
+        // sender learns the original seq.
+        plan.steps.push({
+          type: "send_result", user: ev.userId, device: ev.deviceId,
+          event: { type: "send_result", conversationId: conv.id, clientMsgId: ev.clientMsgId, seq: original, duplicate: true },
+        });
+        return;
+      }
+      // original === seq means this very record was stored before (replay after a
+      // crash, or a racing owner): rewriting it yields identical rows.
+      const message: StoredMessage = {
         conversationId: conv.id,
+        seq,
+        prevSeq: await lastSeqBefore(state, conv.id, seq),
+        senderUserId: ev.userId,
+        senderDeviceId: ev.deviceId,
         clientMsgId: ev.clientMsgId,
-        seq: original,
-        duplicate: true,
+        text: ev.text,
+        sentAtMs: ev.acceptedAtMs,
+      };
+      state.lastSeq.set(conv.id, seq);
+      plan.sequenced.set(dedupKey, seq);
+      plan.messages.push(message);
+      plan.steps.push({ type: "message", users: [conv.userA, conv.userB], message });
+      plan.steps.push({
+        type: "send_result", user: ev.userId, device: ev.deviceId,
+        event: { type: "send_result", conversationId: conv.id, clientMsgId: ev.clientMsgId, seq, duplicate: false },
       });
       return;
     }
-    // original === seq means this very record was stored before (replay after a
-    // crash, or a racing owner): rewriting it yields identical rows.
-    const message: StoredMessage = {
-      conversationId: conv.id,
-      seq,
-      prevSeq: await lastSeqBefore(state, conv.id, seq),
-      senderUserId: ev.userId,
-      senderDeviceId: ev.deviceId,
-      clientMsgId: ev.clientMsgId,
-      text: ev.text,
-      sentAtMs: ev.acceptedAtMs,
-    };
-    const stop = deps.metrics?.storeWriteSeconds.startTimer({ op: "append_message" });
-    await store.appendMessage(message);
-    stop?.();
-    state.lastSeq.set(conv.id, seq);
-    out.toUsers([conv.userA, conv.userB], { type: "message", message });
-    out.toDevice(ev.userId, ev.deviceId, {
-      type: "send_result",
-      conversationId: conv.id,
-      clientMsgId: ev.clientMsgId,
-      seq,
-      duplicate: false,
-    });
-  }
-
-  async function applyReceipt(
-    ev: Extract<ClientEvent, { type: "ack" | "read" }>,
-    seq: Seq,
-    conv: Conversation,
-    state: PartitionState,
-    out: PushBatch,
-  ): Promise<void> {
     // Clamp to the head as of this record's position: deterministic, and a
     // watermark can never point past the conversation's last message.
     const head = await lastSeqBefore(state, conv.id, seq);
     state.lastSeq.set(conv.id, head);
     const target = Math.min(ev.seq, head);
     if (target <= 0) return;
-    await store.advanceDeviceCursor(ev.deviceId, conv.id, target);
+    const cursorKey = `${ev.deviceId}|${conv.id}`;
+    const cursor = plan.cursors.get(cursorKey);
+    plan.cursors.set(cursorKey, { deviceId: ev.deviceId, conversationId: conv.id, seq: Math.max(cursor?.seq ?? 0, target) });
     const key = `${conv.id}|${ev.userId}`;
-    let before = state.watermarks.get(key);
-    if (!before) {
-      const all = await store.getWatermarks(conv.id);
-      before = all.get(ev.userId) ?? { deliveredSeq: 0, readSeq: 0 };
+    let advance = plan.watermarks.get(key);
+    if (!advance) {
+      const before = await watermarksOf(state, conv.id, ev.userId);
+      advance = { conv, userId: ev.userId, before, deliveredSeq: 0, readSeq: 0 };
+      plan.watermarks.set(key, advance);
+      plan.steps.push({ type: "receipt", key });
     }
+    if (ev.type === "ack") advance.deliveredSeq = Math.max(advance.deliveredSeq, target);
+    else advance.readSeq = Math.max(advance.readSeq, target);
+  }
+
+  /**
+   * The batch's writes, issued together so the store can group them (one
+   * SQLite transaction, concurrent Cassandra requests): messages first, then
+   * cursors and watermarks, so a watermark never points at a message that is
+   * not stored yet. Every write is idempotent and monotonic, so issuing them
+   * together instead of record by record leaves the same rows.
+   */
+  async function writePlan(plan: BatchPlan, state: PartitionState): Promise<void> {
+    if (plan.messages.length > 0) {
+      const stop = deps.metrics?.storeWriteSeconds.startTimer({ op: "append_message" });
+      await Promise.all(plan.messages.map((m) => store.appendMessage(m)));
+      stop?.();
+    }
+    if (plan.watermarks.size === 0 && plan.cursors.size === 0) return;
     const stop = deps.metrics?.storeWriteSeconds.startTimer({ op: "advance_watermarks" });
-    const after = await store.advanceWatermarks(
-      conv.id,
-      ev.userId,
-      ev.type === "ack" ? { deliveredSeq: target } : { readSeq: target },
-    );
+    await Promise.all([
+      ...[...plan.cursors.values()].map((c) => store.advanceDeviceCursor(c.deviceId, c.conversationId, c.seq)),
+      ...[...plan.watermarks].map(async ([key, a]) => {
+        const to = { deliveredSeq: a.deliveredSeq || undefined, readSeq: a.readSeq || undefined };
+        a.after = await store.advanceWatermarks(a.conv.id, a.userId, to);
+        state.watermarks.set(key, a.after);
+      }),
+    ]);
     stop?.();
-    state.watermarks.set(key, after);
-    if (after.deliveredSeq !== before.deliveredSeq || after.readSeq !== before.readSeq) {
-      out.receipt(conv.id, [conv.userA, conv.userB], ev.userId, after);
+  }
+
+  /** The batch's pushes, in record order; a receipt only where a watermark moved. */
+  function pushPlan(plan: BatchPlan): PushBatch {
+    const out = createPushBatch(deps);
+    for (const step of plan.steps) {
+      if (step.type === "message") out.toUsers(step.users, { type: "message", message: step.message });
+      else if (step.type === "send_result") out.toDevice(step.user, step.device, step.event);
+      else {
+        const a = plan.watermarks.get(step.key)!;
+        const after = a.after!;
+        if (after.deliveredSeq !== a.before.deliveredSeq || after.readSeq !== a.before.readSeq) {
+          out.receipt(a.conv.id, [a.conv.userA, a.conv.userB], a.userId, after);
+        }
+      }
     }
+    return out;
+  }
+
+  /** Decodes the batch's records; invalid ones are logged and left out. */
+  async function entriesOf(batch: LogBatch): Promise<Entry[]> {
+    const entries: Entry[] = [];
+    for (const record of batch.records) {
+      const ev = decodeClientEvent(record.value);
+      const conv = ev && (await conversationOf(ev.conversationId));
+      if (!ev || !conv || !isParticipant(conv, ev.userId as UserId)) {
+        // The gateway validates before producing; a record that still fails is
+        // skipped (and its offset committed) rather than blocking the partition.
+        logger.warn({ partition: record.partition, offset: record.offset }, "skipping invalid log record");
+        continue;
+      }
+      // Dedup lookups of all sends start at once; planning awaits them in order.
+      const stored = ev.type === "send" ? store.findDedup(conv.id, ev.clientMsgId) : undefined;
+      stored?.catch(() => {}); // awaited in planRecord; do not report it unhandled meanwhile
+      entries.push({ ev, seq: seqOf(record, cfg.generation), conv, stored });
+    }
+    return entries;
   }
 
   return {
     async handleBatch(batch) {
       const state = stateOf(batch.partition, batch.records[0]!.offset);
-      const out = createPushBatch(deps);
       deps.metrics?.batchRecords.observe(batch.records.length);
-      let newestAcceptedAtMs = 0;
+      const plan: BatchPlan = { messages: [], cursors: new Map(), watermarks: new Map(), sequenced: new Map(), steps: [] };
       try {
-        for (const record of batch.records) {
+        const entries = await entriesOf(batch);
+        for (const entry of entries) {
           // A revoked partition stops here; the uncommitted rest goes to the new owner.
           if (batch.signal.aborted) throw new Error("partition revoked");
-          const ev = decodeClientEvent(record.value);
-          const seq = seqOf(record, cfg.generation);
-          const conv = ev && (await conversationOf(ev.conversationId));
-          if (!ev || !conv || !isParticipant(conv, ev.userId as UserId)) {
-            // The gateway validates before producing; a record that still fails is
-            // skipped (and its offset committed) rather than blocking the partition.
-            logger.warn({ partition: record.partition, offset: record.offset }, "skipping invalid log record");
-            continue;
-          }
-          newestAcceptedAtMs = Math.max(newestAcceptedAtMs, ev.acceptedAtMs);
-          if (ev.type === "send") await applySend(ev, seq, conv, state, out);
-          else await applyReceipt(ev, seq, conv, state, out);
+          await planRecord(entry, state, plan);
+        }
+        if (batch.signal.aborted) throw new Error("partition revoked");
+        await writePlan(plan, state);
+        state.nextOffset = batch.records[batch.records.length - 1]!.offset + 1;
+        // Push only after the store writes: a device that receives a message can
+        // always fetch it again, and its ack can never outrun the stored head.
+        await pushPlan(plan).flush();
+        const newestAcceptedAtMs = entries.reduce((n, e) => Math.max(n, e.ev.acceptedAtMs), 0);
+        if (deps.metrics && newestAcceptedAtMs > 0) {
+          deps.metrics.consumerLagSeconds.set({ partition: String(batch.partition) }, (Date.now() - newestAcceptedAtMs) / 1000);
         }
       } catch (err) {
+        // The cache may hold values of writes that did not happen: start afresh.
         states.delete(batch.partition);
         throw err;
-      }
-      state.nextOffset = batch.records[batch.records.length - 1]!.offset + 1;
-      // Push only after the store writes: a device that receives a message can
-      // always fetch it again, and its ack can never outrun the stored head.
-      await out.flush();
-      if (deps.metrics && newestAcceptedAtMs > 0) {
-        deps.metrics.consumerLagSeconds.set({ partition: String(batch.partition) }, (Date.now() - newestAcceptedAtMs) / 1000);
       }
     },
     reset(partitions) {

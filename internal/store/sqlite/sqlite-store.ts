@@ -9,6 +9,7 @@ import {
   type Conversation,
   type ConversationId,
   type ConversationSummary,
+  type DeviceId,
   type Seq,
   type StoredMessage,
   type UserId,
@@ -27,6 +28,18 @@ export interface SqliteStoreConfig {
   readonly busyTimeoutMs?: number;
 }
 
+/** A write that goes through the group commit. */
+type HotWrite =
+  | { readonly kind: "append"; readonly message: StoredMessage }
+  | { readonly kind: "cursor"; readonly deviceId: DeviceId; readonly conversationId: ConversationId; readonly seq: Seq }
+  | {
+      readonly kind: "watermarks";
+      readonly conversationId: ConversationId;
+      readonly userId: UserId;
+      readonly deliveredSeq: Seq;
+      readonly readSeq: Seq;
+    };
+
 /** Optional collaborators; the logger is told when the schema was migrated. */
 export interface SqliteStoreDeps {
   readonly logger?: { info(fields: object, message: string): void };
@@ -42,8 +55,9 @@ const BACKEND = "sqlite";
  *
  * bun:sqlite is synchronous: each call finishes its transaction before the
  * returned promise settles, which is what makes "durable when resolved" hold.
- * appendMessage calls issued in the same tick share one transaction (see
- * group-commit.ts); each still resolves only after that commit.
+ * appendMessage, advanceDeviceCursor and advanceWatermarks calls issued in
+ * the same tick share one transaction (see group-commit.ts); each still
+ * resolves only after that commit.
  */
 export function createSqliteStore(
   cfg: SqliteStoreConfig,
@@ -65,19 +79,37 @@ export function createSqliteStore(
     }
   };
 
+  // The hot writes of the worker, grouped per tick into one transaction.
   // Immediate: take the write lock at BEGIN, so a second process waits in
   // busy_timeout instead of failing on a lock upgrade mid-transaction.
-  const appendAll = db.transaction((messages: readonly StoredMessage[]) => {
-    for (const m of messages) {
-      stmts.insertMessage.run(
-        m.conversationId, bucketOf(m.seq), m.seq, m.prevSeq, m.senderUserId,
-        m.senderDeviceId, m.clientMsgId, m.text, m.sentAtMs,
-      );
-      stmts.insertDedup.run(m.conversationId, m.clientMsgId, m.seq);
-      stmts.advanceListEntries.run(m.seq, m.sentAtMs, m.conversationId);
-    }
-  }).immediate;
-  const appends = createGroupCommit(appendAll, (error) => toPortError("appendMessage", error));
+  const writeAll = db.transaction((writes: readonly HotWrite[]): (Watermarks | undefined)[] =>
+    writes.map((w) => {
+      switch (w.kind) {
+        case "append": {
+          const m = w.message;
+          stmts.insertMessage.run(
+            m.conversationId, bucketOf(m.seq), m.seq, m.prevSeq, m.senderUserId,
+            m.senderDeviceId, m.clientMsgId, m.text, m.sentAtMs,
+          );
+          stmts.insertDedup.run(m.conversationId, m.clientMsgId, m.seq);
+          stmts.advanceListEntries.run(m.seq, m.sentAtMs, m.conversationId);
+          return undefined;
+        }
+        case "cursor":
+          stmts.advanceDeviceCursor.run(w.deviceId, w.conversationId, w.seq);
+          return undefined;
+        case "watermarks": {
+          const row = stmts.advanceWatermarks.get(w.conversationId, w.userId, w.deliveredSeq, w.readSeq);
+          return { deliveredSeq: row?.delivered_seq ?? w.deliveredSeq, readSeq: row?.read_seq ?? w.readSeq };
+        }
+      }
+    }),
+  ).immediate;
+  const writes = createGroupCommit(writeAll, (error) => toPortError("write", error));
+  const submit = (op: string, w: HotWrite): Promise<Watermarks | undefined> => {
+    if (closed) return Promise.reject(new BackendUnavailableError(BACKEND, `${op}: store is closed`));
+    return writes.submit(w);
+  };
 
   const ensure = db.transaction((c: Conversation) => {
     stmts.insertConversation.run(c.id, c.userA, c.userB, c.createdAtMs);
@@ -103,8 +135,7 @@ export function createSqliteStore(
       return exec("headSeq", () => stmts.headSeq.get(conversationId))?.seq ?? 0;
     },
     async appendMessage(message) {
-      if (closed) throw new BackendUnavailableError(BACKEND, "appendMessage: store is closed");
-      return appends.submit(message);
+      await submit("appendMessage", { kind: "append", message });
     },
     async messagesAfter(conversationId, afterSeq, limit) {
       const n = rowLimit(limit);
@@ -123,12 +154,8 @@ export function createSqliteStore(
       return rows.reverse().map(toMessage);
     },
     async advanceWatermarks(conversationId, userId, to) {
-      const delivered = to.deliveredSeq ?? 0;
-      const read = to.readSeq ?? 0;
-      const row = exec("advanceWatermarks", () =>
-        stmts.advanceWatermarks.get(conversationId, userId, delivered, read),
-      );
-      return { deliveredSeq: row?.delivered_seq ?? delivered, readSeq: row?.read_seq ?? read };
+      const w = { kind: "watermarks", conversationId, userId, deliveredSeq: to.deliveredSeq ?? 0, readSeq: to.readSeq ?? 0 } as const;
+      return (await submit("advanceWatermarks", w))!;
     },
     async getWatermarks(conversationId) {
       const rows = exec("getWatermarks", () => stmts.getWatermarks.all(conversationId));
@@ -137,7 +164,7 @@ export function createSqliteStore(
       );
     },
     async advanceDeviceCursor(deviceId, conversationId, seq) {
-      exec("advanceDeviceCursor", () => stmts.advanceDeviceCursor.run(deviceId, conversationId, seq));
+      await submit("advanceDeviceCursor", { kind: "cursor", deviceId, conversationId, seq });
     },
     async getDeviceCursors(deviceId) {
       const rows = exec("getDeviceCursors", () => stmts.getDeviceCursors.all(deviceId));
@@ -175,7 +202,7 @@ export function createSqliteStore(
     },
     async close() {
       if (closed) return;
-      appends.flush();
+      writes.flush();
       closed = true;
       // close(true) finalizes the prepared statements too; without it they
       // would keep the connection (and the WAL) open until collected.
