@@ -1,9 +1,9 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
-import { ChatService, type ConnectRequestSchema, type ServerEvent } from "../../gen/chat/v1/chat_service_pb.ts";
+import { ChatService, type ConnectRequestSchema } from "../../gen/chat/v1/chat_service_pb.ts";
 import { createAsyncQueue } from "./async-queue.ts";
 import type { LinkOpening, StreamLink } from "./stream-link.ts";
-import { cursorsToWire, toWireInt } from "./wire.ts";
+import { cursorsToWire, streamEvents, toWireInt } from "./wire.ts";
 
 type Frame = MessageInitShape<typeof ConnectRequestSchema>["frame"];
 
@@ -17,16 +17,15 @@ export function openBidiLink(api: Client<typeof ChatService>, opening: LinkOpeni
   const push = (frame: Frame): void => {
     frames.push({ frame });
   };
-  push({ case: "hello", value: { cursors: cursorsToWire(opening.cursors), clientInfo: opening.clientInfo } });
+  push({
+    case: "hello",
+    value: { cursors: cursorsToWire(opening.cursors), clientInfo: opening.clientInfo, acceptEventBatches: true },
+  });
   opening.signal.addEventListener("abort", () => frames.close(), { once: true });
 
   const responses = api.connect(frames, { signal: opening.signal });
-  async function* events(): AsyncGenerator<ServerEvent> {
-    for await (const response of responses) if (response.event) yield response.event;
-  }
-
   return {
-    events: events(),
+    events: streamEvents(responses),
     carriesPings: true,
     send(entry) {
       push({

@@ -6,7 +6,7 @@ import { codeName, errorReasonOf } from "./errors.ts";
 import { createRetryLane } from "./retry-lane.ts";
 import type { ClientRuntime } from "./runtime.ts";
 import type { LinkOpening, StreamLink } from "./stream-link.ts";
-import { cursorsToWire, toWireInt } from "./wire.ts";
+import { cursorsToWire, streamEvents, toWireInt } from "./wire.ts";
 
 /** What the subscribe mode needs besides the stream's opening. */
 export interface SubscribeLinkDeps {
@@ -47,15 +47,11 @@ export function openSubscribeLink(
   };
 
   const responses = api.subscribe(
-    { cursors: cursorsToWire(opening.cursors), clientInfo: opening.clientInfo },
+    { cursors: cursorsToWire(opening.cursors), clientInfo: opening.clientInfo, acceptEventBatches: true },
     { signal },
   );
-  async function* events(): AsyncGenerator<ServerEvent> {
-    for await (const response of responses) if (response.event) yield response.event;
-  }
-
   return {
-    events: events(),
+    events: streamEvents(responses),
     carriesPings: true,
     send(entry) {
       const { clientMsgId, conversationId, text } = entry;

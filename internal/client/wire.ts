@@ -1,3 +1,4 @@
+import type { ServerEvent } from "../../gen/chat/v1/chat_service_pb.ts";
 import type { Conversation, Message, Presence, Receipt } from "../../gen/chat/v1/types_pb.ts";
 import type { ChatMessage, ConversationMeta, ReceiptRecord } from "./client-storage.ts";
 
@@ -13,6 +14,20 @@ export interface PresenceView {
   readonly online: boolean;
   /** When the user was last online (ms since epoch); 0 if never seen. */
   readonly lastSeenMs: number;
+}
+
+/**
+ * The events of a stream's frames, in order. The SDK asks for batches
+ * (accept_event_batches), so a frame usually carries `events`; a server that
+ * does not batch sets `event`.
+ */
+export async function* streamEvents(
+  responses: AsyncIterable<{ event?: ServerEvent; events: ServerEvent[] }>,
+): AsyncGenerator<ServerEvent> {
+  for await (const response of responses) {
+    if (response.events.length > 0) yield* response.events;
+    else if (response.event) yield response.event;
+  }
 }
 
 /** A seq or time from the wire as a number. */

@@ -32,8 +32,12 @@ import type { RateLimiter } from "./rate-limiter.ts";
 export interface Commands {
   /** Resolves once the send is durable in the log ("sent"). */
   send(who: Identity, input: { clientMsgId: string; conversationId: string; text: string }): Promise<void>;
-  /** Ack (delivered) or read marker up to seq. */
-  receipt(who: Identity, kind: "ack" | "read", conversationId: string, seq: number): Promise<void>;
+  /**
+   * Ack (delivered) or read marker up to seq. `knownHead` is a seq the caller
+   * knows to exist in the conversation (what this gateway already sent the
+   * device): a receipt at or below it needs no store read of the head.
+   */
+  receipt(who: Identity, kind: "ack" | "read", conversationId: string, seq: number, knownHead?: number): Promise<void>;
   typing(who: Identity, conversationId: string, typing: boolean): Promise<void>;
   /** The conversation, if the caller is a participant; throws otherwise. */
   conversationFor(who: Identity, conversationId: string): Promise<Conversation>;
@@ -120,11 +124,13 @@ export function createCommands(
         text: input.text,
       });
     },
-    async receipt(who, kind, conversationId, seq) {
+    async receipt(who, kind, conversationId, seq, knownHead = 0) {
       if (!Number.isSafeInteger(seq) || seq <= 0) throw invalid("INVALID_ARGUMENT", "seq must be a positive integer");
       const conv = await conversationFor(who, conversationId);
-      const head = await store.headSeq(conv.id);
-      if (seq > head) throw new DomainError("out_of_range", "SEQ_BEYOND_HEAD", `seq ${seq} is beyond the conversation head ${head}`);
+      if (seq > knownHead) {
+        const head = await store.headSeq(conv.id);
+        if (seq > head) throw new DomainError("out_of_range", "SEQ_BEYOND_HEAD", `seq ${seq} is beyond the conversation head ${head}`);
+      }
       limit(who);
       await publish({
         type: kind,

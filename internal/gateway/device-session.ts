@@ -16,7 +16,8 @@ import { deliveryToWire, serverEvent } from "./wire.ts";
  * - `goLive` flushes the buffer, dropping messages the catch-up already sent
  *   (dedup by seq per conversation), so there is no gap and no duplicate.
  * - A live delivery that finds the queue full cuts the session off with
- *   SLOW_CONSUMER: the device reconnects and catches up from its cursor.
+ *   SLOW_CONSUMER: the queue is dropped (only the Reconnect and the error
+ *   remain), the device reconnects and catches up from its cursor.
  */
 export interface DeviceSession {
   readonly id: string;
@@ -44,8 +45,12 @@ export interface DeviceSession {
   readonly closeReason: Reason | undefined;
   /** Ends the stream; with a reason, the client gets a Reconnect event then the error. */
   close(end?: { code: Code; reason: Reason; message: string; retryAfterMs?: number }): void;
-  /** The outbound stream consumed by the RPC handler; ends (or throws) when closed. */
-  events(): AsyncGenerator<ServerEvent>;
+  /**
+   * The outbound stream consumed by the RPC handler, as batches: each is
+   * everything queued (up to `maxBatch` events) when the handler asked for
+   * more, so a busy device gets fewer, fuller frames. Ends (or throws) when closed.
+   */
+  batches(maxBatch: number): AsyncGenerator<ServerEvent[]>;
   /** Resolves when the session has closed. */
   readonly done: Promise<void>;
 }
@@ -83,6 +88,11 @@ export function createDeviceSession(cfg: {
     if (closed) return;
     closed = true;
     closeReason = end?.reason;
+    // A device cut for not reading would get the queue only once it reads
+    // again, and until then (its connection may stay healthy for hours) the
+    // queue would sit here at its limit. Everything in it is re-sent by the
+    // catch-up from the device's cursors, so it goes now.
+    if (end?.reason === "SLOW_CONSUMER") queue.length = 0;
     if (end) {
       // Queued behind what is already queued (order is kept); the error then
       // ends the stream, so a client that missed the event still sees the code.
@@ -181,17 +191,17 @@ export function createDeviceSession(cfg: {
       }
     },
     close,
-    async *events() {
+    async *batches(maxBatch) {
       try {
         for (;;) {
-          const next = queue.shift();
-          if (next) {
+          if (queue.length > 0) {
+            const batch = queue.length <= maxBatch ? queue.splice(0) : queue.splice(0, maxBatch);
             if (wakeWriters.length > 0 && queue.length < cfg.queueLimit) {
               const ws = wakeWriters;
               wakeWriters = [];
               for (const w of ws) w();
             }
-            yield next;
+            yield batch;
             continue;
           }
           if (closed) break;

@@ -29,6 +29,13 @@ export interface StreamHandlerDeps {
   metrics?: Metrics;
 }
 
+/**
+ * Events per frame for clients that accept batches: enough to carry a
+ * backlog in few frames, small enough that one frame stays far below the
+ * message size limits of clients (events are at most a max-size text each).
+ */
+const MAX_EVENTS_PER_FRAME = 64;
+
 /** Reads `authorization: Bearer <token>` (or the fallback) and verifies it. */
 export function authenticate(signer: TokenSigner, header: Headers, fallbackToken = ""): Identity {
   const auth = header.get("authorization") ?? "";
@@ -81,8 +88,11 @@ export function createStreamHandlers(deps: StreamHandlerDeps) {
         );
         return;
       case "ack":
-      case "read":
-        return deps.commands.receipt(who, frame.case, frame.value.conversationId, Number(frame.value.seq));
+      case "read": {
+        const { conversationId, seq } = frame.value;
+        const sent = session.sentUpTo(conversationId as ConversationId);
+        return deps.commands.receipt(who, frame.case, conversationId, Number(seq), sent);
+      }
       case "typing":
         return deps.commands.typing(who, frame.value.conversationId, frame.value.typing);
       case "watchPresence": {
@@ -179,6 +189,7 @@ export function createStreamHandlers(deps: StreamHandlerDeps) {
     async *connect(requests: AsyncIterable<ConnectRequest>, ctx: HandlerContext): AsyncGenerator<ConnectResponse> {
       const frames = requests[Symbol.asyncIterator]();
       let session: DeviceSession;
+      let batched = false;
       try {
         let first: IteratorResult<ConnectRequest>;
         try {
@@ -190,6 +201,7 @@ export function createStreamHandlers(deps: StreamHandlerDeps) {
           throw connectError(Code.InvalidArgument, "HELLO_REQUIRED", "the first frame must be a hello");
         }
         const hello = first.value.frame.value;
+        batched = hello.acceptEventBatches;
         const identity = authenticate(deps.signer, ctx.requestHeader, hello.token);
         session = await deps.opener.open(identity, "bidi", cursorMap(hello.cursors));
       } catch (err) {
@@ -197,8 +209,10 @@ export function createStreamHandlers(deps: StreamHandlerDeps) {
       }
       void readFrames(session, frames, deps.idleTimeoutMs);
       ctx.signal.addEventListener("abort", () => session.close(), { once: true });
-      for await (const event of session.events()) {
-        yield { $typeName: "chat.v1.ConnectResponse", event };
+      for await (const batch of session.batches(batched ? MAX_EVENTS_PER_FRAME : 1)) {
+        yield batched
+          ? { $typeName: "chat.v1.ConnectResponse", events: batch }
+          : { $typeName: "chat.v1.ConnectResponse", event: batch[0], events: [] };
       }
     },
     async *subscribe(req: SubscribeRequest, ctx: HandlerContext): AsyncGenerator<SubscribeResponse> {
@@ -224,8 +238,10 @@ export function createStreamHandlers(deps: StreamHandlerDeps) {
         );
       }, deps.heartbeatIntervalMs);
       try {
-        for await (const event of session.events()) {
-          yield { $typeName: "chat.v1.SubscribeResponse", event };
+        for await (const batch of session.batches(req.acceptEventBatches ? MAX_EVENTS_PER_FRAME : 1)) {
+          yield req.acceptEventBatches
+            ? { $typeName: "chat.v1.SubscribeResponse", events: batch }
+            : { $typeName: "chat.v1.SubscribeResponse", event: batch[0], events: [] };
         }
       } finally {
         clearInterval(keepalive);

@@ -20,7 +20,7 @@ import {
   type StartConversationRequest,
   type WatchPresenceRequest,
 } from "../../gen/chat/v1/chat_service_pb.ts";
-import { conversationIdFor, invalid, notFound, type UserId } from "../domain/index.ts";
+import { conversationIdFor, invalid, notFound, type ConversationId, type UserId } from "../domain/index.ts";
 import type { AccountStore, MessageStore } from "../store/index.ts";
 import type { ConversationViews } from "./conversation-views.ts";
 import type { SessionHub } from "./session-hub.ts";
@@ -40,6 +40,12 @@ export function createUnaryHandlers(
     return identity;
   };
   const { commands, store } = deps;
+  // What the device's stream here already carried is known to exist: no head read for it.
+  const receipt = (ctx: HandlerContext, kind: "ack" | "read", conversationId: string, seq: bigint) => {
+    const identity = who(ctx);
+    const sent = deps.hub.get(identity.deviceId)?.sentUpTo(conversationId as ConversationId) ?? 0;
+    return commands.receipt(identity, kind, conversationId, Number(seq), sent);
+  };
 
   return {
     async sendMessage(req: SendMessageRequest, ctx: HandlerContext) {
@@ -47,11 +53,11 @@ export function createUnaryHandlers(
       return create(SendMessageResponseSchema, { clientMsgId: req.clientMsgId });
     },
     async ack(req: AckRequest, ctx: HandlerContext) {
-      await commands.receipt(who(ctx), "ack", req.conversationId, Number(req.seq));
+      await receipt(ctx, "ack", req.conversationId, req.seq);
       return create(AckResponseSchema);
     },
     async markRead(req: MarkReadRequest, ctx: HandlerContext) {
-      await commands.receipt(who(ctx), "read", req.conversationId, Number(req.seq));
+      await receipt(ctx, "read", req.conversationId, req.seq);
       return create(MarkReadResponseSchema);
     },
     async setTyping(req: SetTypingRequest, ctx: HandlerContext) {
