@@ -6,6 +6,7 @@ import { describeMessageLog } from "../message-log.conformance.ts";
 import type { MessageLog } from "../message-log.ts";
 import { assignPartitions } from "./assign-partitions.ts";
 import { createEmbeddedLog } from "./index.ts";
+import { openSqliteLogStorage } from "./sqlite-log-storage.ts";
 
 const PARTITIONS = 4;
 
@@ -65,6 +66,32 @@ describe("createEmbeddedLog", () => {
     );
     expect(positions.flat().map((position) => position.offset)).toEqual(Array.from({ length: 100 }, (_, i) => i));
     await log.close();
+  });
+});
+
+describe("offset commits", () => {
+  test("are seen at once, never move back, and are written with the next group commit or at close", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "embedded-log-"));
+    const path = join(dir, "messages.sqlite");
+    try {
+      const storage = openSqliteLogStorage({ path, partitionCount: 2 });
+      storage.commit("g", 0, 5);
+      storage.commit("g", 0, 3); // a late, lower commit changes nothing
+      expect(storage.committedOffset("g", 0)).toBe(5);
+      // Flushed together with an append of the same turn.
+      await storage.append([{ partition: 1, key: "k", value: new Uint8Array([1]) }]);
+      const other = openSqliteLogStorage({ path, partitionCount: 2 });
+      expect(other.committedOffset("g", 0)).toBe(5);
+      other.close();
+      // A commit still queued when the storage closes is written by close.
+      storage.commit("g", 1, 1);
+      storage.close();
+      const reopened = openSqliteLogStorage({ path, partitionCount: 2 });
+      expect([reopened.committedOffset("g", 0), reopened.committedOffset("g", 1)]).toEqual([5, 1]);
+      reopened.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

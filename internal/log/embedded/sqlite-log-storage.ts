@@ -26,13 +26,25 @@ export interface SqliteLogStorage {
   waitForRecord(partition: number, offset: number, signal: AbortSignal): Promise<void>;
   /** The group's next offset to consume in `partition` (0 for a new group). */
   committedOffset(groupId: string, partition: number): number;
-  /** Moves the group's next offset forward (never backwards). */
+  /**
+   * Moves the group's next offset forward (never backwards). Written with the
+   * next group commit, not on its own: committedOffset sees it at once, and a
+   * crash before that write only replays records, which consumers tolerate.
+   */
   commit(groupId: string, partition: number, nextOffset: number): void;
   /** Rejects queued and later appends; reads and commits still work. */
   stopAppends(): void;
   /** Stops appends and closes the database. Idempotent. */
   close(): void;
 }
+
+interface CommitEntry {
+  readonly groupId: string;
+  readonly partition: number;
+  readonly nextOffset: number;
+}
+
+const commitKey = (groupId: string, partition: number) => `${groupId}|${partition}`;
 
 interface PendingAppend {
   readonly records: readonly PlacedAppend[];
@@ -98,11 +110,14 @@ export function openSqliteLogStorage(cfg: { path: string; partitionCount: number
   const endOffsets = loadEndOffsets(db, partitionCount);
   const waiters = Array.from({ length: partitionCount }, () => new Set<() => void>());
   let pending: PendingAppend[] = [];
+  /** Offset commits not yet written, by group and partition. */
+  const pendingCommits = new Map<string, CommitEntry>();
   let flushScheduled = false;
   let appendsStopped = false;
   let closed = false;
 
-  const writeAll = db.transaction((batch: readonly PendingAppend[]) => {
+  const writeAll = db.transaction((batch: readonly PendingAppend[], commits: readonly CommitEntry[]) => {
+    for (const c of commits) upsertCommitted.run(c.groupId, c.partition, c.nextOffset);
     const results: LogPosition[][] = [];
     for (const request of batch) {
       const positions: LogPosition[] = [];
@@ -117,17 +132,29 @@ export function openSqliteLogStorage(cfg: { path: string; partitionCount: number
     return results;
   });
 
+  const scheduleFlush = (): void => {
+    if (flushScheduled) return;
+    flushScheduled = true;
+    // setImmediate (not a microtask) so appends from every I/O callback of this turn join in.
+    setImmediate(flush);
+  };
+
   function flush(): void {
     flushScheduled = false;
+    if (closed) return;
     const batch = pending;
     pending = [];
-    if (batch.length === 0) return;
+    const commits = [...pendingCommits.values()];
+    pendingCommits.clear();
+    if (batch.length === 0 && commits.length === 0) return;
     const before = endOffsets.slice();
     let results: LogPosition[][];
     try {
-      results = writeAll(batch);
+      results = writeAll(batch, commits);
     } catch (err) {
       before.forEach((offset, partition) => (endOffsets[partition] = offset));
+      // Offsets stay queued for the next flush (a newer commit of the same partition wins).
+      for (const c of commits) queueCommit(c);
       const failure = new BackendUnavailableError("log", "embedded log write failed", { cause: err });
       for (const request of batch) request.reject(failure);
       return;
@@ -140,6 +167,12 @@ export function openSqliteLogStorage(cfg: { path: string; partitionCount: number
       for (const wake of [...woken]) wake();
       woken.clear();
     }
+  }
+
+  function queueCommit(c: CommitEntry): void {
+    const key = commitKey(c.groupId, c.partition);
+    const queued = pendingCommits.get(key);
+    if (!queued || queued.nextOffset < c.nextOffset) pendingCommits.set(key, c);
   }
 
   function stopAppends(): void {
@@ -162,11 +195,7 @@ export function openSqliteLogStorage(cfg: { path: string; partitionCount: number
       }
       return new Promise<LogPosition[]>((resolve, reject) => {
         pending.push({ records, resolve, reject });
-        if (!flushScheduled) {
-          flushScheduled = true;
-          // setImmediate (not a microtask) so appends from every I/O callback of this turn join in.
-          setImmediate(flush);
-        }
+        scheduleFlush();
       });
     },
     read(partition, fromOffset, maxRecords) {
@@ -191,16 +220,20 @@ export function openSqliteLogStorage(cfg: { path: string; partitionCount: number
       });
     },
     committedOffset(groupId, partition) {
-      return selectCommitted.get(groupId, partition)?.next_offset ?? 0;
+      const stored = selectCommitted.get(groupId, partition)?.next_offset ?? 0;
+      return Math.max(stored, pendingCommits.get(commitKey(groupId, partition))?.nextOffset ?? 0);
     },
     commit(groupId, partition, nextOffset) {
-      upsertCommitted.run(groupId, partition, nextOffset);
+      queueCommit({ groupId, partition, nextOffset });
+      scheduleFlush();
     },
     stopAppends,
     close() {
       if (closed) return;
-      closed = true;
       stopAppends();
+      // Queued offset commits are written before the file closes.
+      flush();
+      closed = true;
       db.close();
     },
   };
