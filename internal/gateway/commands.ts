@@ -22,6 +22,7 @@ import type { PushLink } from "../push/index.ts";
 import type { RoutingTable } from "../routing/index.ts";
 import type { MessageStore } from "../store/index.ts";
 import type { Metrics } from "../metrics/index.ts";
+import { createPushBatch } from "../delivery/index.ts";
 import type { RateLimiter } from "./rate-limiter.ts";
 
 /**
@@ -144,22 +145,10 @@ export function createCommands(
     async typing(who, conversationId, typing) {
       const conv = await conversationFor(who, conversationId);
       limit(who);
-      const peer = peerOf(conv, who.userId);
       // Ephemeral: straight to the peer's devices, not through the log.
-      const routes = await deps.routing.routesOf([peer]);
-      const byGateway = new Map<string, typeof routes>();
-      for (const r of routes) byGateway.set(r.gatewayId, [...(byGateway.get(r.gatewayId) ?? []), r]);
-      await Promise.all(
-        [...byGateway.values()].map((rs) =>
-          deps.push.push(
-            rs[0]!.gatewayId,
-            rs.map((r) => ({
-              deviceId: r.deviceId,
-              event: { type: "typing" as const, conversationId: conv.id, userId: who.userId, typing },
-            })),
-          ),
-        ),
-      );
+      const out = createPushBatch(deps);
+      out.toUsers([peerOf(conv, who.userId)], { type: "typing", conversationId: conv.id, userId: who.userId, typing });
+      await out.flush();
     },
     async assertPeers(who, userIds) {
       const out: UserId[] = [];
