@@ -97,12 +97,16 @@ function createMessageStore(session: CqlSession, unreadCountCap: number): Messag
     return conversation;
   };
 
-  /** Both registers of one partition, as one mutation; read implies delivered. */
-  const watermarkPair = (op: string, delivered: Seq, read: Seq, queries: [string, string], key: [string, string]) =>
-    session.batch(op, [
-      { query: queries[0], params: [maxWins(delivered), delivered, ...key] },
-      { query: queries[1], params: [maxWins(read), read, ...key] },
-    ]);
+  /**
+   * The registers of one partition that this advance raises, as one mutation:
+   * delivered always (read implies delivered), read only when it is advanced,
+   * so an ack, the common case, writes one cell per row instead of two.
+   */
+  const watermarkWrites = (op: string, delivered: Seq, read: Seq, queries: [string, string], key: [string, string]) => {
+    const setDelivered = { query: queries[0], params: [maxWins(delivered), delivered, ...key] };
+    if (read <= 0) return session.rows(op, setDelivered.query, setDelivered.params);
+    return session.batch(op, [setDelivered, { query: queries[1], params: [maxWins(read), read, ...key] }]);
+  };
 
   return {
     async ensureConversation(c) {
@@ -171,7 +175,7 @@ function createMessageStore(session: CqlSession, unreadCountCap: number): Messag
       const delivered = Math.max(0, to.deliveredSeq ?? 0, read);
       const c = await conversationOf(conversationId);
       const pair = (queries: [string, string], key: [string, string]) =>
-        watermarkPair("advanceWatermarks", delivered, read, queries, key);
+        watermarkWrites("advanceWatermarks", delivered, read, queries, key);
       await Promise.all([
         pair([CQL.setDelivered, CQL.setRead], [conversationId, userId]),
         // The list entries carry copies, written by the same rule, so they
