@@ -66,12 +66,7 @@ async function fixParseErrors(uRes: UniversalServerResponse): Promise<UniversalS
   fixGrpcHeaders(uRes.header);
   if (uRes.trailer && uRes.body) {
     // Streaming responses fill their trailers at the end of the body.
-    const body = uRes.body;
-    const trailer = uRes.trailer;
-    uRes.body = (async function* () {
-      yield* body;
-      fixGrpcHeaders(trailer);
-    })();
+    uRes.body = onBodyEnd(uRes.body, () => fixGrpcHeaders(uRes.trailer));
   } else {
     fixGrpcHeaders(uRes.trailer);
   }
@@ -92,4 +87,26 @@ async function fixParseErrors(uRes: UniversalServerResponse): Promise<UniversalS
     return { ...uRes, status: 400, body: (async function* () { yield bytes; })() };
   }
   return { ...uRes, body: (async function* () { yield Buffer.from(text); })() };
+}
+
+/**
+ * The body, calling `atEnd` once it is exhausted. A plain delegating iterator
+ * rather than an async generator: this sits on every frame of every stream,
+ * and a generator's yield* costs several promise hops and closures per frame.
+ */
+function onBodyEnd(body: AsyncIterable<Uint8Array>, atEnd: () => void): AsyncIterable<Uint8Array> {
+  return {
+    [Symbol.asyncIterator]() {
+      const inner = body[Symbol.asyncIterator]();
+      return {
+        next: () =>
+          inner.next().then((r) => {
+            if (r.done) atEnd();
+            return r;
+          }),
+        return: (value?: unknown) => inner.return?.(value) ?? Promise.resolve({ done: true as const, value: undefined }),
+        throw: (e?: unknown) => inner.throw?.(e) ?? Promise.reject(e),
+      };
+    },
+  };
 }

@@ -177,6 +177,8 @@ describeEachMode("bad input", (mode) => {
       ["truncated protobuf over gRPC", "/chat.v1.ChatService/SendMessage", "application/grpc", () => grpcFrame(new Uint8Array([0x0a, 0x7f, 0x41]))],
       ["huge varint length over gRPC", "/chat.v1.ChatService/SendMessage", "application/grpc", () => grpcFrame(new Uint8Array([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]))],
       ["garbage hello on the bidi stream", "/chat.v1.ChatService/Connect", "application/grpc", () => grpcFrame(new Uint8Array([0xff, 0xff, 0xff]))],
+      // Server streaming: the status travels in the trailers written after the (empty) body.
+      ["garbage subscribe request", "/chat.v1.ChatService/Subscribe", "application/grpc", () => grpcFrame(new Uint8Array([0x0a, 0x7f, 0x41]))],
     ];
     test.each(cases)("%s -> InvalidArgument", async (_name, path, ct, body) => {
       const r = await rawCall(path, ct, body());
