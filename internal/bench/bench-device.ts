@@ -47,6 +47,8 @@ export interface BenchDevice {
   readonly username: string;
   readonly userId: string;
   readonly deviceId: string;
+  /** Its bearer token (for clients other than the SDK's). */
+  readonly token: string;
   /** The current client (replaced by `reopen`). */
   client(): ChatClient;
   /** Listens to this device's events across reopens. */
@@ -110,6 +112,7 @@ export async function openBenchDevice(setup: Transport, username: string, link: 
     username,
     userId: session.userId,
     deviceId: session.deviceId,
+    token: session.token,
     client: () => client,
     on(listener) {
       listeners.push(listener);

@@ -1,5 +1,5 @@
 /** The load scenarios (see docs/benchmarks.md). */
-export const scenarios = ["steady", "saturate", "idle", "reconnect-storm", "presence"] as const;
+export const scenarios = ["steady", "saturate", "idle", "reconnect-storm", "presence", "slow-consumer"] as const;
 export type Scenario = (typeof scenarios)[number];
 
 /**
@@ -29,7 +29,7 @@ export interface BenchOptions {
   readonly p99LimitMs: number;
   /** Saturate: never offer more than this. */
   readonly maxRatePerSec: number;
-  /** Connections (idle), dropping devices (reconnect-storm), users (presence). */
+  /** Connections (idle), dropping devices (reconnect-storm), users (presence), devices that stop reading (slow-consumer). */
   readonly connections: number;
   /** Reconnect-storm: messages sent to the dropped devices while they are away. */
   readonly stormMessages: number;
@@ -39,6 +39,8 @@ export interface BenchOptions {
   readonly connectConcurrency: number;
   /** Extra 127.0.0.x addresses to connect from (idle past ~28k connections). */
   readonly sourceAddresses: readonly string[];
+  /** OUTBOUND_QUEUE_LIMIT of the servers the bench starts (undefined: the server's default). */
+  readonly queueLimit: number | undefined;
   /** Distributed mode: processes to start. */
   readonly gateways: number;
   readonly workers: number;
@@ -71,6 +73,7 @@ export const defaultOptions: BenchOptions = {
   watchPeers: 4,
   connectConcurrency: 100,
   sourceAddresses: [],
+  queueLimit: undefined,
   gateways: 1,
   workers: 1,
   partitions: 12,
@@ -79,6 +82,15 @@ export const defaultOptions: BenchOptions = {
   serverCpuProfDir: undefined,
   out: undefined,
   quiet: false,
+};
+
+/**
+ * Defaults that differ per scenario: a device that stops reading holds a
+ * full outbound queue (thousands of events), so slow-consumer runs a few
+ * dozen of them with bodies large enough to show in the gateway's RSS.
+ */
+const scenarioDefaults: Partial<Record<Scenario, Partial<BenchOptions>>> = {
+  "slow-consumer": { connections: 20, ratePerSec: 400, warmupMs: 20_000, durationMs: 90_000, bodyBytes: 4_096 },
 };
 
 /** Thrown with every problem of the command line at once. */
@@ -139,6 +151,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
 
   const scenario = take("scenario") ?? defaultOptions.scenario;
   if (!(scenarios as readonly string[]).includes(scenario)) problems.push(`--scenario=${scenario}: expected one of ${scenarios.join(", ")}`);
+  const defaults: BenchOptions = { ...defaultOptions, ...scenarioDefaults[scenario as Scenario] };
   const urls = list("url");
   const pids = list("pids").map(Number);
   if (pids.some((p) => !Number.isInteger(p) || p <= 0)) problems.push("--pids: expected a comma-separated list of process ids");
@@ -155,23 +168,25 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   const options: BenchOptions = {
     scenario: scenario as Scenario,
     mode: mode as BenchMode,
-    ratePerSec: num("rate", defaultOptions.ratePerSec, 1, 1_000_000),
-    durationMs: duration("duration", defaultOptions.durationMs),
-    warmupMs: duration("warmup", defaultOptions.warmupMs),
-    pairs: num("pairs", defaultOptions.pairs, 1, 100_000),
-    devicesPerUser: num("devices", defaultOptions.devicesPerUser, 1, 10),
-    bodyBytes: num("body-bytes", defaultOptions.bodyBytes, 16, 16_384),
-    stepFactor: num("step-factor", defaultOptions.stepFactor, 1.01, 4, false),
-    p99LimitMs: num("p99-limit-ms", defaultOptions.p99LimitMs, 1, 60_000),
-    maxRatePerSec: num("max-rate", defaultOptions.maxRatePerSec, 1, 1_000_000),
-    connections: num("connections", defaultOptions.connections, 2, 200_000),
-    stormMessages: num("messages", defaultOptions.stormMessages, 0, 10_000_000),
-    watchPeers: num("watch", defaultOptions.watchPeers, 1, 100),
-    connectConcurrency: num("connect-concurrency", defaultOptions.connectConcurrency, 1, 10_000),
+    ratePerSec: num("rate", defaults.ratePerSec, 1, 1_000_000),
+    durationMs: duration("duration", defaults.durationMs),
+    warmupMs: duration("warmup", defaults.warmupMs),
+    pairs: num("pairs", defaults.pairs, 1, 100_000),
+    devicesPerUser: num("devices", defaults.devicesPerUser, 1, 10),
+    bodyBytes: num("body-bytes", defaults.bodyBytes, 16, 16_384),
+    stepFactor: num("step-factor", defaults.stepFactor, 1.01, 4, false),
+    p99LimitMs: num("p99-limit-ms", defaults.p99LimitMs, 1, 60_000),
+    maxRatePerSec: num("max-rate", defaults.maxRatePerSec, 1, 1_000_000),
+    connections: num("connections", defaults.connections, 2, 200_000),
+    stormMessages: num("messages", defaults.stormMessages, 0, 10_000_000),
+    watchPeers: num("watch", defaults.watchPeers, 1, 100),
+    connectConcurrency: num("connect-concurrency", defaults.connectConcurrency, 1, 10_000),
     sourceAddresses,
-    gateways: num("gateways", defaultOptions.gateways, 1, 16),
-    workers: num("workers", defaultOptions.workers, 1, 16),
-    partitions: num("partitions", defaultOptions.partitions, 1, 256),
+    // The server's own bounds: OUTBOUND_QUEUE_LIMIT takes 16 to 1,000,000.
+    queueLimit: raw.has("queue-limit") ? num("queue-limit", 0, 16, 1_000_000) : undefined,
+    gateways: num("gateways", defaults.gateways, 1, 16),
+    workers: num("workers", defaults.workers, 1, 16),
+    partitions: num("partitions", defaults.partitions, 1, 256),
     urls,
     pids,
     serverCpuProfDir: take("server-cpu-prof"),
@@ -184,17 +199,22 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
 }
 
 /** Usage text for --help and errors. */
-export const benchUsage = `usage: bun cmd/bench/main.ts --scenario steady|saturate|idle|reconnect-storm|presence [options]
+export const benchUsage = `usage: bun cmd/bench/main.ts --scenario steady|saturate|idle|reconnect-storm|presence|slow-consumer [options]
   --mode embedded|distributed|external   servers to start (external: --url URL[,URL] [--pids PID,...])
-  --rate N             offered messages/s (steady), first step (saturate)       [2000]
-  --duration 30s       measured window (steady, presence), hold time (idle)     [30s]
-  --warmup 5s          load before the measured window                          [5s]
+  --rate N             offered messages/s (steady, slow-consumer), first step (saturate)  [2000; slow-consumer 400]
+  --duration 30s       measured window (steady, presence), hold time (idle),
+                       sending time (slow-consumer)                             [30s; slow-consumer 90s]
+  --warmup 5s          load before the measured window (slow-consumer: while the
+                       devices still read)                                      [5s; slow-consumer 20s]
   --pairs N --devices D   conversation pairs, devices per user (steady, saturate) [100, 1]
   --connections N      idle streams / dropping devices / presence users          [1000]
+                       / devices that stop reading (slow-consumer)               [20]
   --messages M         reconnect-storm: messages sent while devices are away     [5 per device]
   --watch K            presence: peers each user has a conversation with        [4]
   --step-factor F --p99-limit-ms L --max-rate N   saturate steps                 [1.25, 250, 40000]
+  --queue-limit N      OUTBOUND_QUEUE_LIMIT of the servers the bench starts     [server default]
   --gateways G --workers W --partitions P   distributed topology               [1, 1, 12]
   --source-addrs 127.0.0.2,...   extra local addresses to connect from
   --server-cpu-prof DIR   embedded: CPU profile of the server (bun --cpu-prof)
-  --body-bytes N --connect-concurrency N --out FILE.json --quiet`;
+  --body-bytes N       message body size                                        [64; slow-consumer 4096]
+  --connect-concurrency N --out FILE.json --quiet`;

@@ -85,6 +85,30 @@ test("steady runs against a spawned embedded server and follows every message", 
   expect(load.processes.map((p) => p.role).sort()).toEqual(["loadgen", "server"]);
 }, 60_000);
 
+test("slow-consumer cuts every device that stops reading and reports the gateway's memory", async () => {
+  // A queue of 16 events (the server's minimum) fills within a second at this rate.
+  const options: BenchOptions = {
+    ...small,
+    scenario: "slow-consumer",
+    mode: "embedded",
+    connections: 3,
+    queueLimit: 16,
+    ratePerSec: 150,
+    bodyBytes: 4_096,
+    warmupMs: 500,
+    durationMs: 2_000,
+  };
+  const report = await runBench(options, "test", () => undefined);
+  if (report.result.kind !== "slow-consumer") throw new Error(report.result.kind);
+  const r = report.result;
+  expect(r).toMatchObject({ stuckDevices: 3, queueLimit: 16, devicesToldSlowConsumer: 3 });
+  // A sender that falls 16 events behind on this shared machine is cut too: at least the three.
+  expect(r.cuts).toBeGreaterThanOrEqual(3);
+  expect(r.streamEnds).toEqual({ "trailers/SLOW_CONSUMER": 3 });
+  expect(r.series.length).toBeGreaterThan(0);
+  expect(r.rssPeakMiB).toBeGreaterThan(0);
+}, 60_000);
+
 describe("scenarios against a running server (external mode)", () => {
   let server: RunningServer;
   let options: BenchOptions;

@@ -5,6 +5,7 @@ import type { PresenceResult } from "./presence-scenario.ts";
 import type { MachineLoad, ProcessUsage } from "./proc-stats.ts";
 import type { ReconnectStormResult } from "./reconnect-storm.ts";
 import type { BenchReport, ScenarioResult } from "./run-bench.ts";
+import type { SlowConsumerResult } from "./slow-consumer.ts";
 import type { SaturateResult } from "./throughput-scenarios.ts";
 
 /** Renders rows as an aligned text table. */
@@ -100,6 +101,25 @@ const presenceText = (r: PresenceResult): string[] => [
   processTable(r.processes),
 ];
 
+function slowConsumerText(r: SlowConsumerResult): string[] {
+  // About ten rows of the series, always with the last one.
+  const every = Math.max(1, Math.ceil(r.series.length / 10));
+  const rows = r.series.filter((_, i) => i % every === 0 || i === r.series.length - 1);
+  const when = r.cuts > 0 ? ` (first at ${r.firstCutSec} s, all ${r.cuts} by ${r.lastCutSec} s after the stall)` : "";
+  return [
+    `${r.stuckDevices} devices, ${r.senders} senders offering ${r.offeredRatePerSec}/s of ${r.bodyBytes} B: ${r.warmupSec} s while the ` +
+      `devices read, then ${r.sendSec} s while they did not (${r.messagesIssued} issued, ${r.messagesAccepted} accepted in all); ` +
+      `outbound queue limit ${r.queueLimit ?? "server default"}`,
+    `cut with SLOW_CONSUMER: ${r.cuts}${when}; reading again, ${r.devicesToldSlowConsumer} found the Reconnect; ends ${JSON.stringify(r.streamEnds)}`,
+    `gateway RSS ${r.rssBeforeStreamsMiB} MiB before the streams, ${r.rssWarmMiB} after the warm-up, peak ${r.rssPeakMiB} at ${r.rssPeakAtSec} s, ` +
+      `${r.rssEndOfHoldMiB} at the end of the hold, ${r.rssAfterCloseMiB} after the streams closed`,
+    `RSS growth over the warm-up's, per stuck device: peak ${r.peakGrowthPerStuckDeviceKiB} KiB, end of hold ${r.endGrowthPerStuckDeviceKiB} KiB; ` +
+      `on the wire while stuck: at most ${r.windowBytesMax} B per device; ` +
+      `held for a device until it read again: median ${r.heldKiBMedian} KiB, max ${r.heldKiBMax} KiB`,
+    table(["s", "gateway RSS MiB", "cut", "queued events"], rows.map((p) => [p.sec, p.rssMiB, p.cuts, p.queuedEvents])),
+  ];
+}
+
 function profileText(report: BenchReport): string[] {
   return (report.cpuProfileSummaries ?? []).flatMap((p) => [
     `server CPU profile ${p.file} (${p.samples} samples; native calls charged to their caller):`,
@@ -131,5 +151,7 @@ function resultText(r: ScenarioResult): string[] {
       return stormText(r);
     case "presence":
       return presenceText(r);
+    case "slow-consumer":
+      return slowConsumerText(r);
   }
 }

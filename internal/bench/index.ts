@@ -21,4 +21,5 @@ export type { SteadyResult, SaturateResult } from "./throughput-scenarios.ts";
 export type { IdleResult } from "./idle-scenario.ts";
 export type { ReconnectStormResult } from "./reconnect-storm.ts";
 export type { PresenceResult } from "./presence-scenario.ts";
+export type { SlowConsumerResult, SlowConsumerSample } from "./slow-consumer.ts";
 export type { ProcessUsage, WatchedProcess } from "./proc-stats.ts";

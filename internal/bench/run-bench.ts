@@ -8,10 +8,11 @@ import { runIdle, type IdleResult } from "./idle-scenario.ts";
 import { runPresence, type PresenceResult } from "./presence-scenario.ts";
 import type { WatchedProcess } from "./proc-stats.ts";
 import { runReconnectStorm, type ReconnectStormResult } from "./reconnect-storm.ts";
+import { runSlowConsumer, type SlowConsumerResult } from "./slow-consumer.ts";
 import { runSaturate, runSteady, type SaturateResult, type SteadyResult } from "./throughput-scenarios.ts";
 
 /** What any scenario produced. */
-export type ScenarioResult = SteadyResult | SaturateResult | IdleResult | ReconnectStormResult | PresenceResult;
+export type ScenarioResult = SteadyResult | SaturateResult | IdleResult | ReconnectStormResult | PresenceResult | SlowConsumerResult;
 
 /** The JSON report of one run (`--out`). */
 export interface BenchReport {
@@ -32,12 +33,13 @@ export interface BenchReport {
 
 /** Server settings a scenario needs beyond the common ones. */
 function scenarioEnv(options: BenchOptions): Record<string, string> {
+  const queue: Record<string, string> = options.queueLimit === undefined ? {} : { OUTBOUND_QUEUE_LIMIT: String(options.queueLimit) };
   switch (options.scenario) {
     case "presence":
       // Short grace and fan-out periods: flaps longer than the grace become visible transitions.
-      return { PRESENCE_GRACE_MS: "500", PRESENCE_FANOUT_MS: "50" };
+      return { ...queue, PRESENCE_GRACE_MS: "500", PRESENCE_FANOUT_MS: "50" };
     default:
-      return {};
+      return queue;
   }
 }
 
@@ -105,5 +107,7 @@ function runScenario(
       return runReconnectStorm(options, urls, watched, progress);
     case "presence":
       return runPresence(options, urls, watched, progress);
+    case "slow-consumer":
+      return runSlowConsumer(options, urls, watched, progress);
   }
 }

@@ -35,3 +35,24 @@ export async function scrapeEventLoopLag(urls: readonly string[]): Promise<Event
   );
   return results.filter((r): r is EventLoopLag => r !== undefined);
 }
+
+/**
+ * The value of one sample line (`name` with its labels, exactly as the
+ * exposition prints it), summed over the servers' /metrics; a server that
+ * does not answer, or lacks the line, counts 0.
+ */
+export async function scrapeMetric(urls: readonly string[], sample: string): Promise<number> {
+  const values = await Promise.all(
+    urls.map(async (url) => {
+      try {
+        const res = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5_000) });
+        const text = res.ok ? await res.text() : "";
+        const line = text.split("\n").find((l) => l.startsWith(`${sample} `));
+        return line ? Number(line.slice(sample.length + 1)) || 0 : 0;
+      } catch {
+        return 0;
+      }
+    }),
+  );
+  return values.reduce((a, b) => a + b, 0);
+}
