@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { describeWithBackends } from "../../testkit/index.ts";
-import { createClusterFleet, type ClusterFleet, type FleetDevice } from "./cluster-fleet.ts";
-import { expectDeliveredLive, routedGateways, waitUntil } from "./fault-helpers.ts";
-import { settleFleet, verifyFleet, violationsOf } from "./fleet-verdict.ts";
-import { startTestCluster, type ClusterProcess, type TestCluster } from "./test-cluster.ts";
+import type { ClusterFleet, FleetDevice } from "./cluster-fleet.ts";
+import { expectDeliveredLive, expectFleetConsistent, routedGateways, startTraffic, useFaultCluster, waitUntil } from "./fault-helpers.ts";
+import { settleFleet } from "./fleet-verdict.ts";
+import type { ClusterProcess } from "./test-cluster.ts";
 
 /**
  * Each device reaches the gateways through its own TCP proxy, which plays the
@@ -11,15 +11,7 @@ import { startTestCluster, type ClusterProcess, type TestCluster } from "./test-
  * to the other one.
  */
 describeWithBackends("gateway killed with SIGKILL", ["kafka", "cassandra", "redis"], (backends) => {
-  let cluster: TestCluster;
-  const fleets: ClusterFleet[] = [];
-  beforeAll(async () => {
-    cluster = await startTestCluster(backends, { gateways: 2, workers: 2 });
-  }, 90_000);
-  afterAll(async () => {
-    for (const f of fleets) await f.close();
-    await cluster?.destroy();
-  }, 60_000);
+  const suite = useFaultCluster(backends, { gateways: 2, workers: 2 });
 
   /** Points the devices behind `from` at `to`; with `cut`, also resets their live connections. */
   function moveDevices(fleet: ClusterFleet, from: ClusterProcess, to: ClusterProcess, cut: boolean): FleetDevice[] {
@@ -35,13 +27,13 @@ describeWithBackends("gateway killed with SIGKILL", ["kafka", "cassandra", "redi
   }
 
   const routedTo = async (devices: readonly FleetDevice[], gateway: ClusterProcess) => {
-    const routes = await routedGateways(cluster, devices);
+    const routes = await routedGateways(suite.cluster(), devices);
     return devices.every((d) => routes.get(d.deviceId) === gateway.name);
   };
 
   test("its devices reconnect through the load balancer to the other gateway and catch up; the restarted gateway (same id) leaves their routes alone", async () => {
-    const [g1, g2] = cluster.gateways as [ClusterProcess, ClusterProcess];
-    const fleet = await createClusterFleet(cluster.gateways, {
+    const [g1, g2] = suite.cluster().gateways as [ClusterProcess, ClusterProcess];
+    const fleet = await suite.openFleet({
       devices: [
         { user: "alice", gateway: 0, mode: "bidi" },
         { user: "alice", gateway: 1, mode: "subscribe" },
@@ -55,12 +47,10 @@ describeWithBackends("gateway killed with SIGKILL", ["kafka", "cassandra", "redi
         ["carol", "alice"],
       ],
     });
-    fleets.push(fleet);
     const [abId, bcId, caId] = fleet.conversations.map((c) => c.conversationId) as [string, string, string];
     const [alice0, alice1, bob0, bob1, carol0] = fleet.named("alice#0", "alice#1", "bob#0", "bob#1", "carol#0");
 
-    const stop = new AbortController();
-    const traffic = fleet.traffic(stop.signal, { intervalMs: 10, max: 800, prefix: "g" });
+    const traffic = startTraffic(fleet, { intervalMs: 10, max: 800, prefix: "g" });
     await Bun.sleep(1_500);
     g1.kill("SIGKILL");
     await g1.exited;
@@ -68,8 +58,7 @@ describeWithBackends("gateway killed with SIGKILL", ["kafka", "cassandra", "redi
     const moved = moveDevices(fleet, g1, g2, false);
     expect(moved.map((d) => d.name).sort()).toEqual([alice0.name, bob0.name, carol0.name].sort());
     await Bun.sleep(2_000);
-    stop.abort();
-    expect(await traffic).toBeGreaterThan(100);
+    expect(await traffic.stop()).toBeGreaterThan(100);
     await settleFleet(fleet, () => g2.url, 30_000);
     expect(await routedTo(moved, g2)).toBe(true);
 
@@ -87,30 +76,29 @@ describeWithBackends("gateway killed with SIGKILL", ["kafka", "cassandra", "redi
     carol0.proxy.setMode("pass");
     await waitUntil(async () => carol0.client.connectionState() === "live" && (await routedTo([carol0], g1)), 15_000, "carol on the restarted gateway");
     await expectDeliveredLive(fleet, alice1, carol0, caId, "on-restarted-gateway", 10_000);
-
-    await settleFleet(fleet, () => g2.url, 30_000);
-    expect(violationsOf(await verifyFleet(fleet, g2.url))).toEqual([]);
+    await expectFleetConsistent(fleet, g2.url);
   }, 60_000);
 
   test("a frozen gateway's late route cleanup, after its devices moved, never erases their new routes", async () => {
-    const g2 = cluster.gateways[1]!;
+    const g2 = suite.cluster().gateways[1]!;
     // Debug logs say when the frozen gateway has run each session's cleanup.
-    const g3 = await cluster.addGateway({ LOG_LEVEL: "debug" });
-    const fleet = await createClusterFleet([g2, g3], {
-      devices: [
-        { user: "dave", gateway: 1, mode: "bidi" },
-        { user: "dave", gateway: 0, mode: "subscribe" },
-        { user: "erin", gateway: 1, mode: "subscribe" },
-        { user: "erin", gateway: 0, mode: "bidi" },
-      ],
-      conversations: [["dave", "erin"]],
-    });
-    fleets.push(fleet);
+    const g3 = await suite.cluster().addGateway({ LOG_LEVEL: "debug" });
+    const fleet = await suite.openFleet(
+      {
+        devices: [
+          { user: "dave", gateway: 1, mode: "bidi" },
+          { user: "dave", gateway: 0, mode: "subscribe" },
+          { user: "erin", gateway: 1, mode: "subscribe" },
+          { user: "erin", gateway: 0, mode: "bidi" },
+        ],
+        conversations: [["dave", "erin"]],
+      },
+      [g2, g3],
+    );
     const conversationId = fleet.conversations[0]!.conversationId;
     const [dave0, dave1, erin0, erin1] = fleet.named("dave#0", "dave#1", "erin#0", "erin#1");
 
-    const stop = new AbortController();
-    const traffic = fleet.traffic(stop.signal, { intervalMs: 10, max: 800, prefix: "f" });
+    const traffic = startTraffic(fleet, { intervalMs: 10, max: 800, prefix: "f" });
     await Bun.sleep(1_000);
     // SIGSTOP: the process keeps its sockets and its sessions, and runs its cleanup only on SIGCONT.
     g3.kill("SIGSTOP");
@@ -132,9 +120,7 @@ describeWithBackends("gateway killed with SIGKILL", ["kafka", "cassandra", "redi
     await expectDeliveredLive(fleet, dave1, erin0, conversationId, "after-late-cleanup-1", 10_000);
     await expectDeliveredLive(fleet, erin1, dave0, conversationId, "after-late-cleanup-2", 10_000);
 
-    stop.abort();
-    expect(await traffic).toBeGreaterThan(50);
-    await settleFleet(fleet, () => g2.url, 30_000);
-    expect(violationsOf(await verifyFleet(fleet, g2.url))).toEqual([]);
+    expect(await traffic.stop()).toBeGreaterThan(50);
+    await expectFleetConsistent(fleet, g2.url);
   }, 60_000);
 });

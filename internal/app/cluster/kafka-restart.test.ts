@@ -1,11 +1,10 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describeWithBackends } from "../../testkit/index.ts";
-import { createClusterFleet, type ClusterFleet, type FleetUser } from "./cluster-fleet.ts";
-import { waitUntil } from "./fault-helpers.ts";
-import { directApi, settleFleet, verifyFleet, violationsOf } from "./fleet-verdict.ts";
-import { startTestCluster, type TestCluster } from "./test-cluster.ts";
+import type { FleetUser } from "./cluster-fleet.ts";
+import { expectFleetConsistent, startTraffic, triangleFleet, useFaultCluster, waitUntil } from "./fault-helpers.ts";
+import { directApi } from "./fleet-verdict.ts";
 
 const ROOT = join(import.meta.dir, "../../..");
 
@@ -23,46 +22,23 @@ async function ensureKafkaUp(): Promise<void> {
 }
 
 describeWithBackends("Kafka broker restarted while clients send", ["kafka", "cassandra", "redis"], (backends) => {
-  let cluster: TestCluster;
-  let fleet: ClusterFleet | undefined;
-  beforeAll(async () => {
-    cluster = await startTestCluster(backends, {
-      gateways: 2,
-      workers: 2,
-      // Few quick retries: an append gives up (and the client hears "unavailable") well within the outage.
-      logParams: { retries: "2" },
-    });
-  }, 90_000);
-  afterAll(async () => {
-    await ensureKafkaUp();
-    await fleet?.close();
-    await cluster?.destroy();
-  }, 60_000);
+  const suite = useFaultCluster(
+    backends,
+    // Few quick retries: an append gives up (and the client hears "unavailable") well within the outage.
+    { gateways: 2, workers: 2, logParams: { retries: "2" } },
+    { beforeDestroy: ensureKafkaUp },
+  );
 
   test("failures reach clients as retryable, the outbox keeps messages pending, and nothing acknowledged as sent is lost", async () => {
-    fleet = await createClusterFleet(cluster.gateways, {
-      devices: [
-        { user: "alice", gateway: 0, mode: "bidi" },
-        { user: "alice", gateway: 1, mode: "subscribe" },
-        { user: "bob", gateway: 1, mode: "bidi" },
-        { user: "bob", gateway: 0, mode: "subscribe" },
-        { user: "carol", gateway: 0, mode: "bidi" },
-      ],
-      conversations: [
-        ["alice", "bob"],
-        ["bob", "carol"],
-        ["carol", "alice"],
-      ],
-    });
+    const fleet = await suite.openFleet(triangleFleet());
     const [alice] = fleet.users as [FleetUser];
     const [alice0, bob0] = fleet.named("alice#0", "bob#0");
     const [abId] = fleet.conversations.map((c) => c.conversationId) as [string];
-    const gateway = cluster.gateways[0]!;
+    const gateway = suite.cluster().gateways[0]!;
     const rawId = crypto.randomUUID();
     const rawSend = () => directApi(gateway.url, alice.token).sendMessage({ conversationId: abId, clientMsgId: rawId, text: "raw-retried" });
 
-    const stop = new AbortController();
-    const traffic = fleet.traffic(stop.signal, { intervalMs: 20, max: 600, prefix: "k" });
+    const traffic = startTraffic(fleet, { intervalMs: 20, max: 600, prefix: "k" });
     await Bun.sleep(1_000);
     const outage: { raw?: unknown; pendingIds: string[] } = { pendingIds: [] };
     try {
@@ -89,12 +65,7 @@ describeWithBackends("Kafka broker restarted while clients send", ["kafka", "cas
     await waitUntil(() => rawSend().then(() => true, () => false), 30_000, "a raw send to be accepted after the restart");
     fleet.recordRawSend({ clientMsgId: rawId, conversationId: abId, deviceId: alice.directDeviceId });
     await Bun.sleep(1_000);
-    stop.abort();
-    expect(await traffic).toBeGreaterThan(50);
-
-    await settleFleet(fleet, () => gateway.url, 40_000);
-    const verdict = await verifyFleet(fleet, gateway.url);
-    expect(violationsOf(verdict)).toEqual([]);
-    expect(fleet.snapshot().sends.every((s) => s.sentAck)).toBe(true);
+    expect(await traffic.stop()).toBeGreaterThan(50);
+    await expectFleetConsistent(fleet, gateway.url, { settleMs: 40_000, everySendAcked: true });
   }, 60_000);
 });

@@ -1,11 +1,9 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import pino from "pino";
 import { closeRedisClient, deleteKeysWithPrefix, openRedisClient, parseRedisUrl } from "../../routing/redis/index.ts";
 import { describeWithBackends } from "../../testkit/index.ts";
-import { createClusterFleet, type ClusterFleet } from "./cluster-fleet.ts";
-import { routedGateways, waitUntil } from "./fault-helpers.ts";
+import { routedGateways, useFaultCluster, waitUntil } from "./fault-helpers.ts";
 import { directApi } from "./fleet-verdict.ts";
-import { startTestCluster, type TestCluster } from "./test-cluster.ts";
 
 /*
  * Regression test for the distributed checker's finding (docs/reliability.md,
@@ -24,24 +22,17 @@ const ttlMs = 15_000;
 const deliverWithinMs = 10_000;
 
 describeWithBackends("a push lost while routes are missing", ["kafka", "cassandra", "redis"], (backends) => {
-  let cluster: TestCluster;
-  let fleet: ClusterFleet | undefined;
-  beforeAll(async () => {
-    cluster = await startTestCluster(backends, {
-      gateways: 2,
-      workers: 1,
-      env: { ROUTE_TTL_MS: String(ttlMs), GATEWAY_REGISTRY_TTL_MS: String(ttlMs) },
-    });
-  }, 90_000);
-  afterAll(async () => {
-    await fleet?.close();
-    await cluster?.destroy();
-  }, 60_000);
+  const suite = useFaultCluster(backends, {
+    gateways: 2,
+    workers: 1,
+    env: { ROUTE_TTL_MS: String(ttlMs), GATEWAY_REGISTRY_TTL_MS: String(ttlMs) },
+  });
 
   test(
     "a message stored while the cluster's Redis keys were gone reaches the recipient's live devices, with no later traffic",
     async () => {
-      fleet = await createClusterFleet(cluster.gateways, {
+      const cluster = suite.cluster();
+      const fleet = await suite.openFleet({
         devices: [
           { user: "alice", gateway: 0, mode: "bidi" },
           { user: "bob", gateway: 1, mode: "bidi" },
@@ -52,7 +43,7 @@ describeWithBackends("a push lost while routes are missing", ["kafka", "cassandr
       const [alice0, bob0, bob1] = fleet.named("alice#0", "bob#0", "bob#1");
       const conversationId = fleet.conversations[0]!.conversationId;
       const holds = (text: string) => () => [bob0, bob1].every((d) => d.client.messages(conversationId).some((m) => m.text === text && m.seq !== undefined));
-      const routed = async () => (await routedGateways(cluster, fleet!.devices)).size === fleet!.devices.length;
+      const routed = async () => (await routedGateways(cluster, fleet.devices)).size === fleet.devices.length;
 
       await waitUntil(routed, 10_000, "every device to be routed");
       await fleet.send(alice0, conversationId, "before the flush");

@@ -1,9 +1,16 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { beforeAll, expect, test } from "bun:test";
 import { describeWithBackends } from "../../testkit/index.ts";
-import { createClusterFleet, type ClusterFleet, type FleetSpec } from "./cluster-fleet.ts";
-import { assignedPartitions, partitionsWithRecords, topicOf, waitUntil } from "./fault-helpers.ts";
-import { settleFleet, verifyFleet, violationsOf } from "./fleet-verdict.ts";
-import { startTestCluster, type ClusterProcess, type TestCluster } from "./test-cluster.ts";
+import type { FleetSpec } from "./cluster-fleet.ts";
+import {
+  assignedPartitions,
+  expectFleetConsistent,
+  partitionsWithRecords,
+  startTraffic,
+  topicOf,
+  useFaultCluster,
+  waitUntil,
+} from "./fault-helpers.ts";
+import type { ClusterProcess } from "./test-cluster.ts";
 
 const PARTITIONS = 6;
 
@@ -28,24 +35,19 @@ const spec: FleetSpec = {
 };
 
 describeWithBackends("worker crash and freeze mid-traffic", ["kafka", "cassandra", "redis"], (backends) => {
-  let cluster: TestCluster;
+  const suite = useFaultCluster(backends, {
+    gateways: 2,
+    workers: 0,
+    partitions: PARTITIONS,
+    // The broker's minimum session timeout: a silent worker's partitions move after ~6 s.
+    logParams: { sessionTimeoutMs: "6000", heartbeatIntervalMs: "500" },
+  });
   /** The workers alive now (a test kills one and the next adds one). */
   let live: ClusterProcess[] = [];
-  const fleets: ClusterFleet[] = [];
+  // Info logs tell which partitions each worker owns.
+  const addWorker = () => suite.cluster().addWorker({ LOG_LEVEL: "info" });
   beforeAll(async () => {
-    cluster = await startTestCluster(backends, {
-      gateways: 2,
-      workers: 0,
-      partitions: PARTITIONS,
-      // The broker's minimum session timeout: a silent worker's partitions move after ~6 s.
-      logParams: { sessionTimeoutMs: "6000", heartbeatIntervalMs: "500" },
-    });
-    // Info logs tell which partitions each worker owns.
-    live = await Promise.all([cluster.addWorker({ LOG_LEVEL: "info" }), cluster.addWorker({ LOG_LEVEL: "info" })]);
-  }, 90_000);
-  afterAll(async () => {
-    for (const f of fleets) await f.close();
-    await cluster?.destroy();
+    live = await Promise.all([addWorker(), addWorker()]);
   }, 60_000);
 
   const ownedByAll = () => live.flatMap((w) => assignedPartitions(w) ?? []);
@@ -54,41 +56,32 @@ describeWithBackends("worker crash and freeze mid-traffic", ["kafka", "cassandra
   /** Starts a fleet with traffic running, and picks a worker that owns a partition carrying some of it. */
   async function busyFleet(prefix: string) {
     await waitUntil(balanced, 30_000, "the live workers to share the partitions");
-    const fleet = await createClusterFleet(cluster.gateways, spec);
-    fleets.push(fleet);
-    const stop = new AbortController();
-    const traffic = fleet.traffic(stop.signal, { intervalMs: 15, max: 800, prefix });
+    const fleet = await suite.openFleet(spec);
+    const traffic = startTraffic(fleet, { intervalMs: 15, max: 800, prefix });
     await Bun.sleep(1_500);
     // The victim must own a partition that carries traffic, or the test proves nothing.
-    const busy = await partitionsWithRecords(backends.kafka.brokers, topicOf(cluster));
+    const busy = await partitionsWithRecords(backends.kafka.brokers, topicOf(suite.cluster()));
     const victim = live.find((w) => (assignedPartitions(w) ?? []).some((p) => busy.includes(p)));
     if (!victim) throw new Error(`no live worker owns a busy partition (${busy.join(",")})`);
     const others = live.filter((w) => w !== victim);
     const othersOwnAll = () => new Set(others.flatMap((w) => assignedPartitions(w) ?? [])).size === PARTITIONS;
-    return { fleet, stop, traffic, victim, others, othersOwnAll };
-  }
-
-  async function expectConsistent(fleet: ClusterFleet, sent: number): Promise<void> {
-    expect(sent).toBeGreaterThan(50);
-    await settleFleet(fleet, () => cluster.gateways[0]!.url, 30_000);
-    expect(violationsOf(await verifyFleet(fleet, cluster.gateways[0]!.url))).toEqual([]);
-    expect(fleet.snapshot().sends.filter((s) => s.sentAck)).toHaveLength(sent);
+    return { fleet, traffic, victim, others, othersOwnAll };
   }
 
   test("SIGKILL: its partitions move to the other worker; no message is lost, duplicated or reordered on any device", async () => {
-    const { fleet, stop, traffic, victim, others, othersOwnAll } = await busyFleet("k");
+    const { fleet, traffic, victim, others, othersOwnAll } = await busyFleet("k");
     victim.kill("SIGKILL");
     await victim.exited;
     live = others;
     await waitUntil(othersOwnAll, 30_000, "the other workers to own every partition");
     await Bun.sleep(1_000);
-    stop.abort();
-    await expectConsistent(fleet, await traffic);
+    expect(await traffic.stop()).toBeGreaterThan(50);
+    await expectFleetConsistent(fleet, suite.cluster().gateways[0]!.url, { everySendAcked: true });
   }, 60_000);
 
   test("SIGSTOP past the session timeout: the frozen worker resumes as a stale owner of partitions that moved; still consistent", async () => {
-    if (live.length < 2) live.push(await cluster.addWorker({ LOG_LEVEL: "info" }));
-    const { fleet, stop, traffic, victim, othersOwnAll } = await busyFleet("s");
+    if (live.length < 2) live.push(await addWorker());
+    const { fleet, traffic, victim, othersOwnAll } = await busyFleet("s");
     const joinsBefore = victim.output().split('"kafka group joined"').length;
     victim.kill("SIGSTOP");
     try {
@@ -99,7 +92,7 @@ describeWithBackends("worker crash and freeze mid-traffic", ["kafka", "cassandra
     // It wakes up in the middle of whatever it was doing, finds its generation over, and rejoins.
     await waitUntil(() => victim.output().split('"kafka group joined"').length > joinsBefore, 30_000, `${victim.name} to rejoin the group`);
     await Bun.sleep(1_000);
-    stop.abort();
-    await expectConsistent(fleet, await traffic);
+    expect(await traffic.stop()).toBeGreaterThan(50);
+    await expectFleetConsistent(fleet, suite.cluster().gateways[0]!.url, { everySendAcked: true });
   }, 60_000);
 });

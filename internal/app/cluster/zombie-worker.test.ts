@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { describeWithBackends } from "../../testkit/index.ts";
-import { createClusterFleet, type ClusterFleet, type FleetUser } from "./cluster-fleet.ts";
-import { groupProgress, topicOf, waitUntil } from "./fault-helpers.ts";
-import { directApi, settleFleet, verifyFleet, violationsOf } from "./fleet-verdict.ts";
-import { startTestCluster, type TestCluster } from "./test-cluster.ts";
+import type { ClusterFleet, FleetUser } from "./cluster-fleet.ts";
+import { expectFleetConsistent, groupProgress, startTraffic, topicOf, triangleFleet, useFaultCluster, waitUntil } from "./fault-helpers.ts";
+import { directApi } from "./fleet-verdict.ts";
 
 /**
  * DESIGN §4's required test, with separate processes: a stale owner keeps
@@ -13,65 +12,46 @@ import { startTestCluster, type TestCluster } from "./test-cluster.ts";
  * records, writing to the same store and pushing to the same gateways.
  */
 describeWithBackends("zombie worker racing the real owners while clients retry", ["kafka", "cassandra", "redis"], (backends) => {
-  let cluster: TestCluster;
-  let fleet: ClusterFleet | undefined;
-  beforeAll(async () => {
-    cluster = await startTestCluster(backends, { gateways: 2, workers: 2, partitions: 6 });
-  }, 90_000);
-  afterAll(async () => {
-    await fleet?.close();
-    await cluster?.destroy();
-  }, 60_000);
+  const suite = useFaultCluster(backends, { gateways: 2, workers: 2, partitions: 6 });
 
   /** Sends one message 3 times under one client id, straight to a gateway (a client retrying blindly). */
-  async function retriedSend(user: FleetUser, conversationId: string, text: string): Promise<void> {
+  async function retriedSend(fleet: ClusterFleet, user: FleetUser, conversationId: string, text: string): Promise<void> {
     const clientMsgId = crypto.randomUUID();
-    for (const gateway of [cluster.gateways[0]!, cluster.gateways[1]!, cluster.gateways[0]!]) {
+    const [g1, g2] = suite.cluster().gateways;
+    for (const gateway of [g1!, g2!, g1!]) {
       await directApi(gateway.url, user.token).sendMessage({ conversationId, clientMsgId, text });
     }
-    fleet!.recordRawSend({ clientMsgId, conversationId, deviceId: user.directDeviceId });
+    fleet.recordRawSend({ clientMsgId, conversationId, deviceId: user.directDeviceId });
   }
 
   test("every device ends with the same messages, each once, in one order with unbroken prev_seq chains", async () => {
-    fleet = await createClusterFleet(cluster.gateways, {
-      devices: [
-        { user: "alice", gateway: 0, mode: "bidi" },
-        { user: "alice", gateway: 1, mode: "subscribe" },
-        { user: "bob", gateway: 1, mode: "bidi" },
-        { user: "bob", gateway: 0, mode: "subscribe" },
-        { user: "carol", gateway: 1, mode: "bidi" },
-      ],
-      conversations: [
-        ["alice", "bob"],
-        ["bob", "carol"],
-        ["carol", "alice"],
-      ],
-    });
+    const cluster = suite.cluster();
+    const fleet = await suite.openFleet(triangleFleet(1));
     // Delayed acks widen the window in which a cut loses the "sent" of a send already in the log,
     // so the outbox sends it again after the reconnect.
     for (const d of fleet.devices) d.proxy.setDelayMs(25);
     const [alice, bob] = fleet.users as [FleetUser, FleetUser];
 
-    const stop = new AbortController();
-    const traffic = fleet.traffic(stop.signal, { intervalMs: 10, max: 800, prefix: "z" });
+    const traffic = startTraffic(fleet, { intervalMs: 10, max: 800, prefix: "z" });
+    const cutting = new AbortController();
     const cuts = (async () => {
-      for (let i = 0; !stop.signal.aborted && i < 100; i++) {
-        const device = fleet!.devices[i % fleet!.devices.length]!;
+      for (let i = 0; !cutting.signal.aborted && i < 100; i++) {
+        const device = fleet.devices[i % fleet.devices.length]!;
         device.proxy.setMode("down");
         await Bun.sleep(150 + (i % 3) * 100);
         device.proxy.setMode("pass");
         await Bun.sleep(200);
       }
     })();
-    for (const c of fleet.conversations.slice(0, 2)) await retriedSend(c.userIds[0] === alice.userId ? alice : bob, c.conversationId, "retried-before");
+    for (const c of fleet.conversations.slice(0, 2)) await retriedSend(fleet, c.userIds[0] === alice.userId ? alice : bob, c.conversationId, "retried-before");
     await Bun.sleep(1_500);
 
     const zombieGroup = `zombie_${crypto.randomUUID().slice(0, 8)}`;
     const zombie = await cluster.addWorker({ WORKER_GROUP: zombieGroup });
-    for (const c of fleet.conversations.slice(0, 2)) await retriedSend(c.userIds[0] === alice.userId ? alice : bob, c.conversationId, "retried-during");
+    for (const c of fleet.conversations.slice(0, 2)) await retriedSend(fleet, c.userIds[0] === alice.userId ? alice : bob, c.conversationId, "retried-during");
     await Bun.sleep(3_000);
-    stop.abort();
-    const sent = await traffic;
+    cutting.abort();
+    const sent = await traffic.stop();
     await cuts;
     expect(sent).toBeGreaterThan(100);
 
@@ -85,9 +65,6 @@ describeWithBackends("zombie worker racing the real owners while clients retry",
       30_000,
       `${zombie.name} to process the whole topic`,
     );
-    await settleFleet(fleet, () => cluster.gateways[0]!.url, 30_000);
-    const verdict = await verifyFleet(fleet, cluster.gateways[0]!.url);
-    expect(violationsOf(verdict)).toEqual([]);
-    expect(fleet.snapshot().sends.every((s) => s.sentAck)).toBe(true);
+    await expectFleetConsistent(fleet, cluster.gateways[0]!.url, { everySendAcked: true });
   }, 60_000);
 });
