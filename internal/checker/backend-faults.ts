@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import pino from "pino";
 import { closeRedisClient, deleteKeysWithPrefix, openRedisClient, parseRedisUrl } from "../routing/redis/index.ts";
+import type { PrivateRedis } from "../testkit/index.ts";
 import type { FaultContext, FaultKind } from "./fault-injector.ts";
 
 const repoRoot = join(import.meta.dir, "../..");
@@ -14,11 +15,15 @@ const watchdogGraceMs = 5_000;
 /** Past a whole restart (stop: up to 30 s, then start and wait: up to 90 s): only a dead checker leaves it to the watchdog. */
 const kafkaWatchdogMs = 150_000;
 
-/** Faults of the shared backends, each undone in a `finally` so no one else on the machine is left without them. */
+/** The backend kinds this module injects. */
+export const backendFaultKinds = ["kafka-restart", "redis-flush", "redis-restart", "cassandra-pause"] as const;
+export type BackendFaultKind = (typeof backendFaultKinds)[number];
+
+/** Faults of the backends, each undone in a `finally` so no one else on the machine is left without them. */
 export interface BackendFaults {
   /** Starts the fault; false when the same backend is still in an earlier one. */
-  inject(kind: "kafka-restart" | "redis-flush" | "cassandra-pause", ctx: FaultContext): Promise<boolean>;
-  /** Waits for the faults under way, then makes sure Kafka answers and Cassandra runs. */
+  inject(kind: BackendFaultKind, ctx: FaultContext): Promise<boolean>;
+  /** Waits for the faults under way, then makes sure Kafka answers, Cassandra runs and the private Redis is up. */
   heal(): Promise<void>;
   close(): Promise<void>;
 }
@@ -27,26 +32,33 @@ export interface BackendFaults {
 export interface BackendFaultsConfig {
   readonly kinds: readonly FaultKind[];
   readonly redisUrl: string;
+  /** The redis-server the cluster runs on when the checker started its own: the only one redis-restart may kill. */
+  readonly privateRedis?: PrivateRedis;
 }
 
 /**
  * Faults of the servers the cluster shares with everyone on this machine:
  * the Kafka broker restarted with scripts/infra/services.sh (stop, start,
  * wait), the Cassandra JVM frozen with SIGSTOP for 1-3 s, and this cluster's
- * Redis keys deleted (its prefix only: never FLUSHDB or FLUSHALL). Kafka and
- * Cassandra must be the processes services.sh started from this checkout
- * (their pid files); checked up front, so a run never "restarts" a broker
- * it does not own and reports a fault that did not happen.
+ * Redis keys deleted (its prefix only: never FLUSHDB or FLUSHALL), and,
+ * when the cluster runs on a Redis server of the checker's own, that server
+ * killed with SIGKILL and started again empty on its port after 0.2-2 s.
+ * Kafka and Cassandra must be the processes services.sh started from this
+ * checkout (their pid files); checked up front, so a run never "restarts" a
+ * broker it does not own and reports a fault that did not happen.
  */
 export async function startBackendFaults(cfg: BackendFaultsConfig, deps: { readonly track: (fault: Promise<void>) => void }): Promise<BackendFaults> {
   if (cfg.kinds.includes("kafka-restart")) ownPid("kafka");
   if (cfg.kinds.includes("cassandra-pause")) ownPid("cassandra");
+  const privateRedis = cfg.privateRedis;
+  if (cfg.kinds.includes("redis-restart") && !privateRedis) throw new Error("redis-restart needs a Redis server of the checker's own");
   const redisConfig = parseRedisUrl(cfg.redisUrl);
   const prefix = redisConfig.keyPrefix;
   if (!prefix) throw new Error("redis-flush needs the cluster's key prefix in its REDIS_URL");
   const redis = cfg.kinds.includes("redis-flush") ? openRedisClient(redisConfig, { logger: pino({ level: "silent" }), role: "checker-faults" }) : undefined;
   let kafkaRestarting: Promise<void> | undefined;
   let cassandraPaused: Promise<void> | undefined;
+  let redisRestarting: Promise<void> | undefined;
 
   const kafkaRestart = (ctx: FaultContext): boolean => {
     if (kafkaRestarting) return false;
@@ -88,21 +100,52 @@ export async function startBackendFaults(cfg: BackendFaultsConfig, deps: { reado
     return true;
   };
 
+  const redisRestart = (server: PrivateRedis, ctx: FaultContext): boolean => {
+    if (redisRestarting) return false;
+    const downMs = ctx.prng.between(200, 2_000);
+    ctx.note("redis-restart", `Redis server (pid ${server.pid}) killed with SIGKILL, started again empty after ${downMs}ms`);
+    redisRestarting = (async () => {
+      try {
+        await server.kill();
+        await Bun.sleep(downMs);
+      } finally {
+        await server.restart();
+        redisRestarting = undefined;
+      }
+    })();
+    deps.track(redisRestarting);
+    return true;
+  };
+
+  const redisFlush = async (ctx: FaultContext): Promise<boolean> => {
+    if (!redis) throw new Error("redis-flush was not among the configured kinds");
+    // A server that is away has nothing to flush: the restart empties it anyway.
+    if (redisRestarting) return false;
+    ctx.note("redis-flush", `the cluster's Redis keys deleted (prefix ${prefix})`);
+    await deleteKeysWithPrefix(redis, prefix);
+    return true;
+  };
+
   return {
     async inject(kind, ctx) {
-      if (kind === "kafka-restart") return kafkaRestart(ctx);
-      if (kind === "cassandra-pause") return cassandraPause(ctx);
-      if (!redis) throw new Error("redis-flush was not among the configured kinds");
-      ctx.note("redis-flush", `the cluster's Redis keys deleted (prefix ${prefix})`);
-      await deleteKeysWithPrefix(redis, prefix);
-      return true;
+      switch (kind) {
+        case "kafka-restart":
+          return kafkaRestart(ctx);
+        case "cassandra-pause":
+          return cassandraPause(ctx);
+        case "redis-restart":
+          return redisRestart(privateRedis!, ctx);
+        case "redis-flush":
+          return redisFlush(ctx);
+      }
     },
     async heal() {
-      await Promise.allSettled([kafkaRestarting, cassandraPaused]);
+      await Promise.allSettled([kafkaRestarting, cassandraPaused, redisRestarting]);
       if (cfg.kinds.includes("kafka-restart")) await ensureKafkaUp();
+      if (privateRedis && !privateRedis.running) await privateRedis.restart();
     },
     async close() {
-      await Promise.allSettled([kafkaRestarting, cassandraPaused]);
+      await Promise.allSettled([kafkaRestarting, cassandraPaused, redisRestarting]);
       if (redis) await closeRedisClient(redis);
     },
   };

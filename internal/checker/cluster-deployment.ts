@@ -1,6 +1,6 @@
 import { startTestCluster, type ClusterProcess } from "../app/cluster/index.ts";
-import { realBackends } from "../testkit/index.ts";
-import { startBackendFaults } from "./backend-faults.ts";
+import { realBackends, startPrivateRedis, type PrivateRedis } from "../testkit/index.ts";
+import { backendFaultKinds, startBackendFaults, type BackendFaultKind } from "./backend-faults.ts";
 import type { CheckDevice } from "./check-device.ts";
 import type { Deployment } from "./deployment.ts";
 import type { FaultContext, FaultKind, ServerFaults } from "./fault-injector.ts";
@@ -33,7 +33,9 @@ const relaunchPauseMs = 1_000;
  * Kafka, Cassandra and Redis; fresh topic, keyspace and key prefix, removed
  * at the end) with its faults: `worker-kill` and `gateway-kill` SIGKILL a
  * process and start it again (same id and port) after up to
- * `maxProcessDownMs`; the backend kinds are in backend-faults.ts. These
+ * `maxProcessDownMs`; the backend kinds are in backend-faults.ts (with
+ * redis-restart among the kinds, the cluster runs on a redis-server of its
+ * own instead of the shared one). These
  * faults run on their own timers, so they overlap each other and the device
  * faults; one gateway always stays up, for the devices to move to. A
  * process that exits by itself is counted, reported and started again, as a
@@ -55,8 +57,11 @@ export async function startClusterDeployment(
     ...process.env,
   });
   if (!backends.kafka || !backends.cassandra || !backends.redis) throw new Error("distributed mode needs Kafka, Cassandra and Redis");
+  // The shared Redis serves others: a run that restarts Redis gets a server of its own.
+  const privateRedis: PrivateRedis | undefined = cfg.kinds.includes("redis-restart") ? await startPrivateRedis() : undefined;
+  if (privateRedis) deps.progress(`redis-restart: the cluster runs on a private redis-server at ${privateRedis.url}`);
   const cluster = await startTestCluster(
-    { kafka: backends.kafka, cassandra: backends.cassandra, redis: backends.redis },
+    { kafka: backends.kafka, cassandra: backends.cassandra, redis: privateRedis ? { url: privateRedis.url } : backends.redis },
     {
       gateways: cfg.gateways,
       workers: cfg.workers,
@@ -73,7 +78,10 @@ export async function startClusterDeployment(
         PRESENCE_REFRESH_MS: "1000",
       },
     },
-  );
+  ).catch(async (err: unknown) => {
+    await privateRedis?.stop();
+    throw err;
+  });
   const failures: unknown[] = [];
   const inFlight = new Set<Promise<void>>();
   const track = (fault: Promise<void>): void => {
@@ -116,8 +124,12 @@ export async function startClusterDeployment(
   };
   const gateways = cluster.gateways.map(supervise);
   const workers = cluster.workers.map(supervise);
-  const backendFaults = await startBackendFaults({ kinds: cfg.kinds, redisUrl: cluster.env.REDIS_URL as string }, { track }).catch(async (err: unknown) => {
+  const backendFaults = await startBackendFaults(
+    { kinds: cfg.kinds, redisUrl: cluster.env.REDIS_URL as string, ...(privateRedis ? { privateRedis } : {}) },
+    { track },
+  ).catch(async (err: unknown) => {
     await cluster.destroy();
+    await privateRedis?.stop();
     throw err;
   });
 
@@ -186,7 +198,7 @@ export async function startClusterDeployment(
       async inject(kind, ctx) {
         if (kind === "worker-kill") return killWorker(ctx);
         if (kind === "gateway-kill") return killGateway(ctx);
-        if (kind === "kafka-restart" || kind === "redis-flush" || kind === "cassandra-pause") return backendFaults.inject(kind, ctx);
+        if ((backendFaultKinds as readonly string[]).includes(kind)) return backendFaults.inject(kind as BackendFaultKind, ctx);
         throw new Error(`${kind} cannot be injected in distributed mode`);
       },
       async heal() {
@@ -211,6 +223,7 @@ export async function startClusterDeployment(
       // No exit from here on is news.
       for (const s of [...workers, ...gateways]) s.down = true;
       await cluster.destroy();
+      await privateRedis?.stop();
     },
   };
 }

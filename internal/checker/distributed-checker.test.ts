@@ -4,12 +4,21 @@ import { defaultCheckConfig, removeDataDir, runCheck, type FaultKind } from "./i
 
 // Each distributed kind once, in this order (the rest of the cycle are device faults); Kafka early, so
 // the run has time to drain what waited for it.
-const kinds: readonly FaultKind[] = ["kafka-restart", "worker-kill", "redis-flush", "gateway-kill", "cassandra-pause", "proxy", "restart"];
+const kinds: readonly FaultKind[] = [
+  "kafka-restart",
+  "worker-kill",
+  "redis-flush",
+  "gateway-kill",
+  "redis-restart",
+  "cassandra-pause",
+  "proxy",
+  "restart",
+];
 const distributedKinds = kinds.filter((k) => k !== "proxy" && k !== "restart");
 
 describeWithBackends("history checker against a cluster", ["kafka", "cassandra", "redis"], () => {
   test(
-    "through a worker kill, a gateway kill, a Kafka restart, a Redis flush and a Cassandra pause every device ends with the same messages, once each, in order, and converged receipts",
+    "through a worker kill, a gateway kill, a Kafka restart, a Redis flush, a Redis restart and a Cassandra pause every device ends with the same messages, once each, in order, and converged receipts",
     async () => {
       const report = await runCheck({
         ...defaultCheckConfig,

@@ -18,6 +18,7 @@ export type FaultKind =
   | "gateway-kill"
   | "kafka-restart"
   | "redis-flush"
+  | "redis-restart"
   | "cassandra-pause";
 /** The embedded mode's kinds (its default). */
 export const faultKinds: readonly FaultKind[] = ["proxy", "restart", "server-restart", "server-crash"];
@@ -29,6 +30,7 @@ export const distributedFaultKinds: readonly FaultKind[] = [
   "gateway-kill",
   "kafka-restart",
   "redis-flush",
+  "redis-restart",
   "cassandra-pause",
 ];
 export const allFaultKinds: readonly FaultKind[] = [...new Set([...faultKinds, ...distributedFaultKinds])];

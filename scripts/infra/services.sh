@@ -346,8 +346,10 @@ start_cassandra() {
 }
 
 start_redis() {
-  already_running redis && return 0
+  # Installed even when a Redis already answers on the port: the Redis restart tests kill a private
+  # redis-server of their own (the shared one is never restarted).
   command -v redis-server >/dev/null || apt_install redis-server
+  already_running redis && return 0
   # The Debian package may have started its own server on 6379 during install.
   redis_ready "$REDIS_PORT" && { log "redis: answering on 127.0.0.1:$REDIS_PORT"; return 0; }
   local dir="$RUN/redis"
