@@ -68,7 +68,7 @@ export interface SlowConsumerResult {
 const mib = (bytes: number): number => Math.round(bytes / 104_857.6) / 10;
 const kib = (bytes: number): number => Math.round(bytes / 102.4) / 10;
 /** How long the devices stay stuck after the last message (at most), so the series shows where RSS settles. */
-const maxHoldMs = 5_000;
+const maxHoldMs = 15_000;
 
 /**
  * `slow-consumer`: `--connections` devices open a bidi stream each
