@@ -76,9 +76,10 @@ export function openStalledStream(url: string, token: string): StalledStream {
   const send = (bytes: Buffer): void => {
     if (!socket.destroyed) socket.write(bytes);
   };
-  const sendFrame = (frame: MessageInitShape<typeof ConnectRequestSchema>, endStream = false): void => {
+  // The request stream stays open (no END_STREAM): a half-closed bidi stream ends the session.
+  const sendFrame = (frame: MessageInitShape<typeof ConnectRequestSchema>): void => {
     const body = toBinary(ConnectRequestSchema, create(ConnectRequestSchema, frame));
-    send(encodeFrame(FrameType.data, endStream ? Flags.endStream : 0, streamId, grpcMessage(body)));
+    send(encodeFrame(FrameType.data, 0, streamId, grpcMessage(body)));
   };
 
   const onMessage = (body: Buffer): void => {
