@@ -74,6 +74,10 @@ export async function watchPresence(deps: StreamHandlerDeps, session: DeviceSess
  */
 export function createStreamHandlers(deps: StreamHandlerDeps) {
   const { logger } = deps;
+  const countFrame = (events: number) => {
+    deps.metrics?.streamFrames.inc();
+    deps.metrics?.streamEvents.inc(events);
+  };
 
   async function dispatch(session: DeviceSession, frame: ConnectRequest["frame"]): Promise<void> {
     const who = session.identity;
@@ -210,6 +214,7 @@ export function createStreamHandlers(deps: StreamHandlerDeps) {
       void readFrames(session, frames, deps.idleTimeoutMs);
       ctx.signal.addEventListener("abort", () => session.close(), { once: true });
       for await (const batch of session.batches(batched ? MAX_EVENTS_PER_FRAME : 1)) {
+        countFrame(batch.length);
         yield batched
           ? { $typeName: "chat.v1.ConnectResponse", events: batch }
           : { $typeName: "chat.v1.ConnectResponse", event: batch[0], events: [] };
@@ -239,6 +244,7 @@ export function createStreamHandlers(deps: StreamHandlerDeps) {
       }, deps.heartbeatIntervalMs);
       try {
         for await (const batch of session.batches(req.acceptEventBatches ? MAX_EVENTS_PER_FRAME : 1)) {
+          countFrame(batch.length);
           yield req.acceptEventBatches
             ? { $typeName: "chat.v1.SubscribeResponse", events: batch }
             : { $typeName: "chat.v1.SubscribeResponse", event: batch[0], events: [] };

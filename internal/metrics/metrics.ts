@@ -26,6 +26,9 @@ export interface Metrics {
   readonly presenceFanout: Counter;
   /** Sessions cut off (reason: SLOW_CONSUMER, HEARTBEAT_TIMEOUT, SESSION_REPLACED, SHUTTING_DOWN). */
   readonly sessionsClosed: Counter<"reason">;
+  /** Frames written to device streams, and the events they carried (events / frames = batching). */
+  readonly streamFrames: Counter;
+  readonly streamEvents: Counter;
   /** Registers live values read at scrape time (open streams, queue depths). */
   gauge(name: string, help: string, read: () => number): void;
 }
@@ -67,6 +70,8 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     pushedDeliveries: new Counter({ name: "chat_push_deliveries_total", help: "deliveries pushed towards device streams", registers: [registry] }),
     presenceFanout: new Counter({ name: "chat_presence_fanout_total", help: "presence changes delivered to watchers", registers: [registry] }),
     sessionsClosed: new Counter({ name: "chat_sessions_closed_total", help: "device sessions ended by the server", labelNames: ["reason"], registers: [registry] }),
+    streamFrames: new Counter({ name: "chat_stream_frames_total", help: "frames written to device streams", registers: [registry] }),
+    streamEvents: new Counter({ name: "chat_stream_events_total", help: "events written to device streams (several per frame for clients that accept batches)", registers: [registry] }),
     gauge(name, help, read) {
       new Gauge({
         name,
