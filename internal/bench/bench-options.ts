@@ -48,7 +48,7 @@ export interface BenchOptions {
   /** External mode: the gateway URLs and the server pids. */
   readonly urls: readonly string[];
   readonly pids: readonly number[];
-  /** Embedded mode: write a CPU profile of the server process into this directory. */
+  /** Write a CPU profile of every server process the bench starts into this directory. */
   readonly serverCpuProfDir: string | undefined;
   /** JSON report path. */
   readonly out: string | undefined;
@@ -215,6 +215,6 @@ export const benchUsage = `usage: bun cmd/bench/main.ts --scenario steady|satura
   --queue-limit N      OUTBOUND_QUEUE_LIMIT of the servers the bench starts     [server default]
   --gateways G --workers W --partitions P   distributed topology               [1, 1, 12]
   --source-addrs 127.0.0.2,...   extra local addresses to connect from
-  --server-cpu-prof DIR   embedded: CPU profile of the server (bun --cpu-prof)
+  --server-cpu-prof DIR   CPU profile of every server process the bench starts (bun --cpu-prof)
   --body-bytes N       message body size                                        [64; slow-consumer 4096]
   --connect-concurrency N --out FILE.json --quiet`;

@@ -44,10 +44,23 @@ export async function startBenchTarget(options: BenchOptions, extraEnv: Record<s
   return startDistributed(options, env);
 }
 
+/** bun's flags for a CPU profile of a server process, written into `dir` when it exits. */
+const cpuProfArgs = (dir: string | undefined): string[] =>
+  dir ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${dir}`] : [];
+
+/** SIGTERM (a drain, and bun writes its CPU profile), then SIGKILL after 30 s. */
+async function stopGently(proc: { kill(signal?: NodeJS.Signals): void; readonly exited: Promise<number> }): Promise<void> {
+  proc.kill("SIGTERM");
+  const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(30_000).then(() => false)]);
+  if (!exited) {
+    proc.kill("SIGKILL");
+    await proc.exited;
+  }
+}
+
 async function startEmbeddedProcess(env: Record<string, string>, cpuProfDir: string | undefined): Promise<BenchTarget> {
   const dataDir = mkdtempSync(join(tmpdir(), "chat-bench-"));
-  const profile = cpuProfDir ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${cpuProfDir}`] : [];
-  const child = Bun.spawn([process.execPath, ...profile, join(ROOT, "cmd/server/main.ts")], {
+  const child = Bun.spawn([process.execPath, ...cpuProfArgs(cpuProfDir), join(ROOT, "cmd/server/main.ts")], {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -66,13 +79,7 @@ async function startEmbeddedProcess(env: Record<string, string>, cpuProfDir: str
     servers: [{ name: "server", role: "server", pid: child.pid }],
     backends: [],
     async stop() {
-      // SIGTERM drains, and lets --cpu-prof write its profile on exit.
-      child.kill("SIGTERM");
-      const exited = await Promise.race([child.exited.then(() => true), Bun.sleep(30_000).then(() => false)]);
-      if (!exited) {
-        child.kill("SIGKILL");
-        await child.exited;
-      }
+      await stopGently(child);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
@@ -115,7 +122,13 @@ async function startDistributed(options: BenchOptions, env: Record<string, strin
   if (!found.kafka || !found.cassandra || !found.redis) throw new Error("distributed mode needs Kafka, Cassandra and Redis");
   const cluster = await startTestCluster(
     { kafka: found.kafka, cassandra: found.cassandra, redis: found.redis },
-    { gateways: options.gateways, workers: options.workers, partitions: options.partitions, env },
+    {
+      gateways: options.gateways,
+      workers: options.workers,
+      partitions: options.partitions,
+      env,
+      runtimeArgs: cpuProfArgs(options.serverCpuProfDir),
+    },
   );
   return {
     urls: cluster.gateways.map((g) => g.url),
@@ -124,6 +137,10 @@ async function startDistributed(options: BenchOptions, env: Record<string, strin
       ...cluster.workers.map((w) => ({ name: w.name, role: "worker" as const, pid: w.pid })),
     ],
     backends: findBackendProcesses(),
-    stop: () => cluster.destroy(),
+    async stop() {
+      // Profiled processes must exit by themselves to write their profiles.
+      if (options.serverCpuProfDir) await Promise.all([...cluster.gateways, ...cluster.workers].map(stopGently));
+      await cluster.destroy();
+    },
   };
 }

@@ -14,6 +14,7 @@ type NodeReq = http.IncomingMessage | http2.Http2ServerRequest;
 type NodeRes = http.ServerResponse | http2.Http2ServerResponse;
 
 const PARSE_PREFIX = "parse binary";
+const COMPRESS_MIN_BYTES = 16 * 1024;
 const REPLACEMENT = "[MALFORMED_FRAME] request is not a valid protobuf message";
 
 /**
@@ -32,6 +33,11 @@ export function createRpcAdapter(opts: {
 }): (req: NodeReq, res: NodeRes) => void {
   const router = createConnectRouter({
     acceptCompression: [compressionGzip, compressionBrotli],
+    // Responses are compressed only from this size on. connect-es' default
+    // (1 KiB) gzips a stream frame of a few events with a fresh zlib context
+    // each time: 7% of a gateway's CPU for a few hundred bytes saved per frame.
+    // History pages and big catch-up batches still get compressed.
+    compressMinBytes: COMPRESS_MIN_BYTES,
     // One request message is at most a max-size text plus envelope: anything
     // far bigger is refused (resource_exhausted) instead of being buffered.
     readMaxBytes: opts.readMaxBytes,

@@ -48,6 +48,8 @@ export interface ClusterOptions {
   readonly env?: Record<string, string>;
   /** Extra LOG_URL query parameters (e.g. sessionTimeoutMs for a quicker failover). */
   readonly logParams?: Record<string, string>;
+  /** Extra arguments for the runtime before the script (e.g. bun's --cpu-prof flags). */
+  readonly runtimeArgs?: readonly string[];
 }
 
 export async function startTestCluster(
@@ -93,7 +95,7 @@ export async function startTestCluster(
         WORKER_ID: name,
         DATA_DIR: `/tmp/${id}-${name}`,
       };
-      child = Bun.spawn([process.execPath, join(ROOT, `cmd/${role}/main.ts`)], {
+      child = Bun.spawn([process.execPath, ...(opts.runtimeArgs ?? []), join(ROOT, `cmd/${role}/main.ts`)], {
         env: procEnv,
         stdout: "pipe",
         stderr: "pipe",
