@@ -1,10 +1,14 @@
 /**
- * A single-consumer queue read with `for await`: the request side of a
- * bidirectional stream, fed by synchronous pushes from the SDK.
+ * A single-consumer queue read with `for await` in chunks: the request side
+ * of a bidirectional stream, fed by synchronous pushes from the SDK. Each
+ * chunk is everything queued when the consumer woke, so the consumer can
+ * send several items as one.
  */
-export interface AsyncQueue<T> extends AsyncIterable<T> {
+export interface AsyncQueue<T> {
   /** Appends an item; `false` (and dropped) once the queue is closed. */
   push(item: T): boolean;
+  /** Everything queued at each wake-up, as one array, in push order. */
+  chunks(): AsyncIterable<T[]>;
   /** Ends iteration after the items already queued. */
   close(): void;
   readonly closed: boolean;
@@ -36,10 +40,10 @@ export function createAsyncQueue<T>(): AsyncQueue<T> {
     get closed() {
       return closed;
     },
-    async *[Symbol.asyncIterator]() {
+    async *chunks() {
       for (;;) {
         if (items.length > 0) {
-          yield items.shift() as T;
+          yield items.splice(0);
           continue;
         }
         if (closed) return;

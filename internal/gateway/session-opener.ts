@@ -150,6 +150,7 @@ export function createSessionOpener(
             sessionId: id,
             serverTimeMs: BigInt(deps.clock.nowMs()),
             heartbeatIntervalMs: cfg.heartbeatIntervalMs,
+            acceptsFrameBatches: kind === "bidi",
           },
         }),
       );

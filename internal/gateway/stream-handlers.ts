@@ -1,7 +1,13 @@
 import { Code } from "@connectrpc/connect";
 import type { HandlerContext } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import type { ConnectRequest, ConnectResponse, SubscribeRequest, SubscribeResponse } from "../../gen/chat/v1/chat_service_pb.ts";
+import type {
+  ClientFrame,
+  ConnectRequest,
+  ConnectResponse,
+  SubscribeRequest,
+  SubscribeResponse,
+} from "../../gen/chat/v1/chat_service_pb.ts";
 import type { Cursor } from "../../gen/chat/v1/types_pb.ts";
 import type { Identity, TokenSigner } from "../auth/index.ts";
 import { BackendUnavailableError, DomainError, unauthenticated, type ConversationId, type Seq } from "../domain/index.ts";
@@ -35,6 +41,9 @@ export interface StreamHandlerDeps {
  * message size limits of clients (events are at most a max-size text each).
  */
 const MAX_EVENTS_PER_FRAME = 64;
+
+/** A frame other than a batch (what a batch carries, plus the hello). */
+type SingleFrame = Exclude<ConnectRequest["frame"], { case: "batch" }>;
 
 /** Reads `authorization: Bearer <token>` (or the fallback) and verifies it. */
 export function authenticate(signer: TokenSigner, header: Headers, fallbackToken = ""): Identity {
@@ -79,7 +88,7 @@ export function createStreamHandlers(deps: StreamHandlerDeps) {
     deps.metrics?.streamEvents.inc(events);
   };
 
-  async function dispatch(session: DeviceSession, frame: ConnectRequest["frame"]): Promise<void> {
+  async function dispatch(session: DeviceSession, frame: SingleFrame): Promise<void> {
     const who = session.identity;
     switch (frame.case) {
       case "send":
@@ -121,6 +130,52 @@ export function createStreamHandlers(deps: StreamHandlerDeps) {
     }
   }
 
+  /**
+   * Dispatches one frame. A refused frame gets a StreamError and the stream
+   * goes on; returns true when the frame ended the session (a send the log
+   * could not take, or a rate-limited send: refusing it while later sends go
+   * through would reorder the device's outbox).
+   */
+  async function handleFrame(session: DeviceSession, frame: SingleFrame): Promise<boolean> {
+    try {
+      await dispatch(session, frame);
+      return false;
+    } catch (err) {
+      if (err instanceof BackendUnavailableError) {
+        session.close({ code: Code.Unavailable, reason: "LOG_UNAVAILABLE", message: "log unavailable; retry", retryAfterMs: 500 });
+        return true;
+      }
+      if (frame.case === "send" && err instanceof DomainError && err.reason === "RATE_LIMITED") {
+        session.close({ code: Code.ResourceExhausted, reason: "RATE_LIMITED", message: err.message, retryAfterMs: deps.rateLimitRetryMs });
+        return true;
+      }
+      const ce = toConnectError(err, logger);
+      session.sendControl(
+        serverEvent({
+          case: "error",
+          value: {
+            $typeName: "chat.v1.StreamError",
+            reason: reasonOf(ce),
+            code: codeName(ce.code),
+            message: ce.rawMessage,
+            clientMsgId: frame.case === "send" ? frame.value.clientMsgId : "",
+          },
+        }),
+      );
+      return false;
+    }
+  }
+
+  /** A batch is its frames in order, each with its own answer; the first that ends the session ends it. */
+  async function handleBatch(session: DeviceSession, frames: readonly ClientFrame[]): Promise<boolean> {
+    if (frames.length === 0) return handleFrame(session, { case: undefined });
+    for (const f of frames) {
+      if (session.closed) return true;
+      if (await handleFrame(session, f.frame)) return true;
+    }
+    return false;
+  }
+
   async function readFrames(
     session: DeviceSession,
     frames: AsyncIterator<ConnectRequest>,
@@ -152,35 +207,9 @@ export function createStreamHandlers(deps: StreamHandlerDeps) {
         // this one waits on the log or the store: that wait is the server's,
         // not the client's silence, and must not count towards the idle timeout.
         clearTimeout(idle);
-        try {
-          await dispatch(session, frame);
-          arm();
-        } catch (err) {
-          arm();
-          if (err instanceof BackendUnavailableError) {
-            session.close({ code: Code.Unavailable, reason: "LOG_UNAVAILABLE", message: "log unavailable; retry", retryAfterMs: 500 });
-            return;
-          }
-          if (frame.case === "send" && err instanceof DomainError && err.reason === "RATE_LIMITED") {
-            // Refusing one send while the next ones go through would reorder
-            // the device's outbox: end the stream, the client resumes later.
-            session.close({ code: Code.ResourceExhausted, reason: "RATE_LIMITED", message: err.message, retryAfterMs: deps.rateLimitRetryMs });
-            return;
-          }
-          const ce = toConnectError(err, logger);
-          session.sendControl(
-            serverEvent({
-              case: "error",
-              value: {
-                $typeName: "chat.v1.StreamError",
-                reason: reasonOf(ce),
-                code: codeName(ce.code),
-                message: ce.rawMessage,
-                clientMsgId: frame.case === "send" ? frame.value.clientMsgId : "",
-              },
-            }),
-          );
-        }
+        const ended = frame.case === "batch" ? await handleBatch(session, frame.value.frames) : await handleFrame(session, frame);
+        arm();
+        if (ended) return;
       }
     } finally {
       clearTimeout(idle);

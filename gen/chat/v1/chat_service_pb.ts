@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file chat/v1/chat_service.proto.
  */
 export const file_chat_v1_chat_service: GenFile = /*@__PURE__*/
-  fileDesc("ChpjaGF0L3YxL2NoYXRfc2VydmljZS5wcm90bxIHY2hhdC52MSKiAgoOQ29ubmVjdFJlcXVlc3QSHwoFaGVsbG8YASABKAsyDi5jaGF0LnYxLkhlbGxvSAASIgoEc2VuZBgCIAEoCzISLmNoYXQudjEuU2VuZEZyYW1lSAASIAoDYWNrGAMgASgLMhEuY2hhdC52MS5BY2tGcmFtZUgAEiIKBHJlYWQYBCABKAsyEi5jaGF0LnYxLlJlYWRGcmFtZUgAEiYKBnR5cGluZxgFIAEoCzIULmNoYXQudjEuVHlwaW5nRnJhbWVIABI1Cg53YXRjaF9wcmVzZW5jZRgGIAEoCzIbLmNoYXQudjEuV2F0Y2hQcmVzZW5jZUZyYW1lSAASHQoEcGluZxgHIAEoCzINLmNoYXQudjEuUGluZ0gAQgcKBWZyYW1lIlwKD0Nvbm5lY3RSZXNwb25zZRIjCgVldmVudBgBIAEoCzIULmNoYXQudjEuU2VydmVyRXZlbnQSJAoGZXZlbnRzGAIgAygLMhQuY2hhdC52MS5TZXJ2ZXJFdmVudCJrCgVIZWxsbxINCgV0b2tlbhgBIAEoCRIgCgdjdXJzb3JzGAIgAygLMg8uY2hhdC52MS5DdXJzb3ISEwoLY2xpZW50X2luZm8YAyABKAkSHAoUYWNjZXB0X2V2ZW50X2JhdGNoZXMYBCABKAgiSQoJU2VuZEZyYW1lEhUKDWNsaWVudF9tc2dfaWQYASABKAkSFwoPY29udmVyc2F0aW9uX2lkGAIgASgJEgwKBHRleHQYAyABKAkiMAoIQWNrRnJhbWUSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJEgsKA3NlcRgCIAEoAyIxCglSZWFkRnJhbWUSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJEgsKA3NlcRgCIAEoAyI2CgtUeXBpbmdGcmFtZRIXCg9jb252ZXJzYXRpb25faWQYASABKAkSDgoGdHlwaW5nGAIgASgIIiYKEldhdGNoUHJlc2VuY2VGcmFtZRIQCgh1c2VyX2lkcxgBIAMoCSIVCgRQaW5nEg0KBW5vbmNlGAEgASgEIo0ECgtTZXJ2ZXJFdmVudBIjCgd3ZWxjb21lGAEgASgLMhAuY2hhdC52MS5XZWxjb21lSAASIwoHbWVzc2FnZRgCIAEoCzIQLmNoYXQudjEuTWVzc2FnZUgAEi4KDXNlbmRfYWNjZXB0ZWQYAyABKAsyFS5jaGF0LnYxLlNlbmRBY2NlcHRlZEgAEioKC3NlbmRfcmVzdWx0GAQgASgLMhMuY2hhdC52MS5TZW5kUmVzdWx0SAASIwoHcmVjZWlwdBgFIAEoCzIQLmNoYXQudjEuUmVjZWlwdEgAEisKCHByZXNlbmNlGAYgASgLMhcuY2hhdC52MS5QcmVzZW5jZVVwZGF0ZUgAEiYKBnR5cGluZxgHIAEoCzIULmNoYXQudjEuVHlwaW5nRXZlbnRIABI2ChFzeW5jX2NvbnZlcnNhdGlvbhgIIAEoCzIZLmNoYXQudjEuU3luY0NvbnZlcnNhdGlvbkgAEi4KDXN5bmNfY29tcGxldGUYCSABKAsyFS5jaGF0LnYxLlN5bmNDb21wbGV0ZUgAEiUKBWVycm9yGAogASgLMhQuY2hhdC52MS5TdHJlYW1FcnJvckgAEicKCXJlY29ubmVjdBgLIAEoCzISLmNoYXQudjEuUmVjb25uZWN0SAASHQoEcG9uZxgMIAEoCzINLmNoYXQudjEuUG9uZ0gAQgcKBWV2ZW50IngKB1dlbGNvbWUSDwoHdXNlcl9pZBgBIAEoCRIRCglkZXZpY2VfaWQYAiABKAkSEgoKc2Vzc2lvbl9pZBgDIAEoCRIWCg5zZXJ2ZXJfdGltZV9tcxgEIAEoAxIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYBSABKA0iPgoMU2VuZEFjY2VwdGVkEhUKDWNsaWVudF9tc2dfaWQYASABKAkSFwoPY29udmVyc2F0aW9uX2lkGAIgASgJIlwKClNlbmRSZXN1bHQSFQoNY2xpZW50X21zZ19pZBgBIAEoCRIXCg9jb252ZXJzYXRpb25faWQYAiABKAkSCwoDc2VxGAMgASgDEhEKCWR1cGxpY2F0ZRgEIAEoCCI2Cg5QcmVzZW5jZVVwZGF0ZRIkCglwcmVzZW5jZXMYASADKAsyES5jaGF0LnYxLlByZXNlbmNlIkcKC1R5cGluZ0V2ZW50EhcKD2NvbnZlcnNhdGlvbl9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEg4KBnR5cGluZxgDIAEoCCJgChBTeW5jQ29udmVyc2F0aW9uEisKDGNvbnZlcnNhdGlvbhgBIAEoCzIVLmNoYXQudjEuQ29udmVyc2F0aW9uEg0KBXJlc2V0GAIgASgIEhAKCGZyb21fc2VxGAMgASgDIkEKDFN5bmNDb21wbGV0ZRIaChJjb252ZXJzYXRpb25fY291bnQYASABKA0SFQoNbWVzc2FnZV9jb3VudBgCIAEoDSJpCgtTdHJlYW1FcnJvchIkCgZyZWFzb24YASABKA4yFC5jaGF0LnYxLkVycm9yUmVhc29uEgwKBGNvZGUYAiABKAkSDwoHbWVzc2FnZRgDIAEoCRIVCg1jbGllbnRfbXNnX2lkGAQgASgJIkkKCVJlY29ubmVjdBIkCgZyZWFzb24YASABKA4yFC5jaGF0LnYxLkVycm9yUmVhc29uEhYKDnJldHJ5X2FmdGVyX21zGAIgASgNIi0KBFBvbmcSDQoFbm9uY2UYASABKAQSFgoOc2VydmVyX3RpbWVfbXMYAiABKAMiZwoQU3Vic2NyaWJlUmVxdWVzdBIgCgdjdXJzb3JzGAEgAygLMg8uY2hhdC52MS5DdXJzb3ISEwoLY2xpZW50X2luZm8YAiABKAkSHAoUYWNjZXB0X2V2ZW50X2JhdGNoZXMYAyABKAgiXgoRU3Vic2NyaWJlUmVzcG9uc2USIwoFZXZlbnQYASABKAsyFC5jaGF0LnYxLlNlcnZlckV2ZW50EiQKBmV2ZW50cxgCIAMoCzIULmNoYXQudjEuU2VydmVyRXZlbnQiUgoSU2VuZE1lc3NhZ2VSZXF1ZXN0EhUKDWNsaWVudF9tc2dfaWQYASABKAkSFwoPY29udmVyc2F0aW9uX2lkGAIgASgJEgwKBHRleHQYAyABKAkiLAoTU2VuZE1lc3NhZ2VSZXNwb25zZRIVCg1jbGllbnRfbXNnX2lkGAEgASgJIjIKCkFja1JlcXVlc3QSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJEgsKA3NlcRgCIAEoAyINCgtBY2tSZXNwb25zZSI3Cg9NYXJrUmVhZFJlcXVlc3QSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJEgsKA3NlcRgCIAEoAyISChBNYXJrUmVhZFJlc3BvbnNlIjsKEFNldFR5cGluZ1JlcXVlc3QSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJEg4KBnR5cGluZxgCIAEoCCITChFTZXRUeXBpbmdSZXNwb25zZSIoChRXYXRjaFByZXNlbmNlUmVxdWVzdBIQCgh1c2VyX2lkcxgBIAMoCSI9ChVXYXRjaFByZXNlbmNlUmVzcG9uc2USJAoJcHJlc2VuY2VzGAEgAygLMhEuY2hhdC52MS5QcmVzZW5jZSISChBIZWFydGJlYXRSZXF1ZXN0IisKEUhlYXJ0YmVhdFJlc3BvbnNlEhYKDnNlcnZlcl90aW1lX21zGAEgASgDIlMKGFN0YXJ0Q29udmVyc2F0aW9uUmVxdWVzdBIWCgxwZWVyX3VzZXJfaWQYASABKAlIABIXCg1wZWVyX3VzZXJuYW1lGAIgASgJSABCBgoEcGVlciJIChlTdGFydENvbnZlcnNhdGlvblJlc3BvbnNlEisKDGNvbnZlcnNhdGlvbhgBIAEoCzIVLmNoYXQudjEuQ29udmVyc2F0aW9uIhoKGExpc3RDb252ZXJzYXRpb25zUmVxdWVzdCJJChlMaXN0Q29udmVyc2F0aW9uc1Jlc3BvbnNlEiwKDWNvbnZlcnNhdGlvbnMYASADKAsyFS5jaGF0LnYxLkNvbnZlcnNhdGlvbiJzChFHZXRIaXN0b3J5UmVxdWVzdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkSEgoKYmVmb3JlX3NlcRgCIAEoAxIRCglhZnRlcl9zZXEYAyABKAMSDQoFbGltaXQYBCABKA0SDwoHZm9yd2FyZBgFIAEoCCJKChJHZXRIaXN0b3J5UmVzcG9uc2USIgoIbWVzc2FnZXMYASADKAsyEC5jaGF0LnYxLk1lc3NhZ2USEAoIaGFzX21vcmUYAiABKAgiJgoSR2V0UHJlc2VuY2VSZXF1ZXN0EhAKCHVzZXJfaWRzGAEgAygJIjsKE0dldFByZXNlbmNlUmVzcG9uc2USJAoJcHJlc2VuY2VzGAEgAygLMhEuY2hhdC52MS5QcmVzZW5jZTLzBgoLQ2hhdFNlcnZpY2USQAoHQ29ubmVjdBIXLmNoYXQudjEuQ29ubmVjdFJlcXVlc3QaGC5jaGF0LnYxLkNvbm5lY3RSZXNwb25zZSgBMAESRAoJU3Vic2NyaWJlEhkuY2hhdC52MS5TdWJzY3JpYmVSZXF1ZXN0GhouY2hhdC52MS5TdWJzY3JpYmVSZXNwb25zZTABEkgKC1NlbmRNZXNzYWdlEhsuY2hhdC52MS5TZW5kTWVzc2FnZVJlcXVlc3QaHC5jaGF0LnYxLlNlbmRNZXNzYWdlUmVzcG9uc2USMAoDQWNrEhMuY2hhdC52MS5BY2tSZXF1ZXN0GhQuY2hhdC52MS5BY2tSZXNwb25zZRI/CghNYXJrUmVhZBIYLmNoYXQudjEuTWFya1JlYWRSZXF1ZXN0GhkuY2hhdC52MS5NYXJrUmVhZFJlc3BvbnNlEkIKCVNldFR5cGluZxIZLmNoYXQudjEuU2V0VHlwaW5nUmVxdWVzdBoaLmNoYXQudjEuU2V0VHlwaW5nUmVzcG9uc2USTgoNV2F0Y2hQcmVzZW5jZRIdLmNoYXQudjEuV2F0Y2hQcmVzZW5jZVJlcXVlc3QaHi5jaGF0LnYxLldhdGNoUHJlc2VuY2VSZXNwb25zZRJCCglIZWFydGJlYXQSGS5jaGF0LnYxLkhlYXJ0YmVhdFJlcXVlc3QaGi5jaGF0LnYxLkhlYXJ0YmVhdFJlc3BvbnNlEloKEVN0YXJ0Q29udmVyc2F0aW9uEiEuY2hhdC52MS5TdGFydENvbnZlcnNhdGlvblJlcXVlc3QaIi5jaGF0LnYxLlN0YXJ0Q29udmVyc2F0aW9uUmVzcG9uc2USWgoRTGlzdENvbnZlcnNhdGlvbnMSIS5jaGF0LnYxLkxpc3RDb252ZXJzYXRpb25zUmVxdWVzdBoiLmNoYXQudjEuTGlzdENvbnZlcnNhdGlvbnNSZXNwb25zZRJFCgpHZXRIaXN0b3J5EhouY2hhdC52MS5HZXRIaXN0b3J5UmVxdWVzdBobLmNoYXQudjEuR2V0SGlzdG9yeVJlc3BvbnNlEkgKC0dldFByZXNlbmNlEhsuY2hhdC52MS5HZXRQcmVzZW5jZVJlcXVlc3QaHC5jaGF0LnYxLkdldFByZXNlbmNlUmVzcG9uc2ViBnByb3RvMw", [file_chat_v1_types]);
+  fileDesc("ChpjaGF0L3YxL2NoYXRfc2VydmljZS5wcm90bxIHY2hhdC52MSLIAgoOQ29ubmVjdFJlcXVlc3QSHwoFaGVsbG8YASABKAsyDi5jaGF0LnYxLkhlbGxvSAASIgoEc2VuZBgCIAEoCzISLmNoYXQudjEuU2VuZEZyYW1lSAASIAoDYWNrGAMgASgLMhEuY2hhdC52MS5BY2tGcmFtZUgAEiIKBHJlYWQYBCABKAsyEi5jaGF0LnYxLlJlYWRGcmFtZUgAEiYKBnR5cGluZxgFIAEoCzIULmNoYXQudjEuVHlwaW5nRnJhbWVIABI1Cg53YXRjaF9wcmVzZW5jZRgGIAEoCzIbLmNoYXQudjEuV2F0Y2hQcmVzZW5jZUZyYW1lSAASHQoEcGluZxgHIAEoCzINLmNoYXQudjEuUGluZ0gAEiQKBWJhdGNoGAggASgLMhMuY2hhdC52MS5GcmFtZUJhdGNoSABCBwoFZnJhbWUi/gEKC0NsaWVudEZyYW1lEiIKBHNlbmQYAiABKAsyEi5jaGF0LnYxLlNlbmRGcmFtZUgAEiAKA2FjaxgDIAEoCzIRLmNoYXQudjEuQWNrRnJhbWVIABIiCgRyZWFkGAQgASgLMhIuY2hhdC52MS5SZWFkRnJhbWVIABImCgZ0eXBpbmcYBSABKAsyFC5jaGF0LnYxLlR5cGluZ0ZyYW1lSAASNQoOd2F0Y2hfcHJlc2VuY2UYBiABKAsyGy5jaGF0LnYxLldhdGNoUHJlc2VuY2VGcmFtZUgAEh0KBHBpbmcYByABKAsyDS5jaGF0LnYxLlBpbmdIAEIHCgVmcmFtZSIyCgpGcmFtZUJhdGNoEiQKBmZyYW1lcxgBIAMoCzIULmNoYXQudjEuQ2xpZW50RnJhbWUiXAoPQ29ubmVjdFJlc3BvbnNlEiMKBWV2ZW50GAEgASgLMhQuY2hhdC52MS5TZXJ2ZXJFdmVudBIkCgZldmVudHMYAiADKAsyFC5jaGF0LnYxLlNlcnZlckV2ZW50ImsKBUhlbGxvEg0KBXRva2VuGAEgASgJEiAKB2N1cnNvcnMYAiADKAsyDy5jaGF0LnYxLkN1cnNvchITCgtjbGllbnRfaW5mbxgDIAEoCRIcChRhY2NlcHRfZXZlbnRfYmF0Y2hlcxgEIAEoCCJJCglTZW5kRnJhbWUSFQoNY2xpZW50X21zZ19pZBgBIAEoCRIXCg9jb252ZXJzYXRpb25faWQYAiABKAkSDAoEdGV4dBgDIAEoCSIwCghBY2tGcmFtZRIXCg9jb252ZXJzYXRpb25faWQYASABKAkSCwoDc2VxGAIgASgDIjEKCVJlYWRGcmFtZRIXCg9jb252ZXJzYXRpb25faWQYASABKAkSCwoDc2VxGAIgASgDIjYKC1R5cGluZ0ZyYW1lEhcKD2NvbnZlcnNhdGlvbl9pZBgBIAEoCRIOCgZ0eXBpbmcYAiABKAgiJgoSV2F0Y2hQcmVzZW5jZUZyYW1lEhAKCHVzZXJfaWRzGAEgAygJIhUKBFBpbmcSDQoFbm9uY2UYASABKAQijQQKC1NlcnZlckV2ZW50EiMKB3dlbGNvbWUYASABKAsyEC5jaGF0LnYxLldlbGNvbWVIABIjCgdtZXNzYWdlGAIgASgLMhAuY2hhdC52MS5NZXNzYWdlSAASLgoNc2VuZF9hY2NlcHRlZBgDIAEoCzIVLmNoYXQudjEuU2VuZEFjY2VwdGVkSAASKgoLc2VuZF9yZXN1bHQYBCABKAsyEy5jaGF0LnYxLlNlbmRSZXN1bHRIABIjCgdyZWNlaXB0GAUgASgLMhAuY2hhdC52MS5SZWNlaXB0SAASKwoIcHJlc2VuY2UYBiABKAsyFy5jaGF0LnYxLlByZXNlbmNlVXBkYXRlSAASJgoGdHlwaW5nGAcgASgLMhQuY2hhdC52MS5UeXBpbmdFdmVudEgAEjYKEXN5bmNfY29udmVyc2F0aW9uGAggASgLMhkuY2hhdC52MS5TeW5jQ29udmVyc2F0aW9uSAASLgoNc3luY19jb21wbGV0ZRgJIAEoCzIVLmNoYXQudjEuU3luY0NvbXBsZXRlSAASJQoFZXJyb3IYCiABKAsyFC5jaGF0LnYxLlN0cmVhbUVycm9ySAASJwoJcmVjb25uZWN0GAsgASgLMhIuY2hhdC52MS5SZWNvbm5lY3RIABIdCgRwb25nGAwgASgLMg0uY2hhdC52MS5Qb25nSABCBwoFZXZlbnQilwEKB1dlbGNvbWUSDwoHdXNlcl9pZBgBIAEoCRIRCglkZXZpY2VfaWQYAiABKAkSEgoKc2Vzc2lvbl9pZBgDIAEoCRIWCg5zZXJ2ZXJfdGltZV9tcxgEIAEoAxIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYBSABKA0SHQoVYWNjZXB0c19mcmFtZV9iYXRjaGVzGAYgASgIIj4KDFNlbmRBY2NlcHRlZBIVCg1jbGllbnRfbXNnX2lkGAEgASgJEhcKD2NvbnZlcnNhdGlvbl9pZBgCIAEoCSJcCgpTZW5kUmVzdWx0EhUKDWNsaWVudF9tc2dfaWQYASABKAkSFwoPY29udmVyc2F0aW9uX2lkGAIgASgJEgsKA3NlcRgDIAEoAxIRCglkdXBsaWNhdGUYBCABKAgiNgoOUHJlc2VuY2VVcGRhdGUSJAoJcHJlc2VuY2VzGAEgAygLMhEuY2hhdC52MS5QcmVzZW5jZSJHCgtUeXBpbmdFdmVudBIXCg9jb252ZXJzYXRpb25faWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIOCgZ0eXBpbmcYAyABKAgiYAoQU3luY0NvbnZlcnNhdGlvbhIrCgxjb252ZXJzYXRpb24YASABKAsyFS5jaGF0LnYxLkNvbnZlcnNhdGlvbhINCgVyZXNldBgCIAEoCBIQCghmcm9tX3NlcRgDIAEoAyJBCgxTeW5jQ29tcGxldGUSGgoSY29udmVyc2F0aW9uX2NvdW50GAEgASgNEhUKDW1lc3NhZ2VfY291bnQYAiABKA0iaQoLU3RyZWFtRXJyb3ISJAoGcmVhc29uGAEgASgOMhQuY2hhdC52MS5FcnJvclJlYXNvbhIMCgRjb2RlGAIgASgJEg8KB21lc3NhZ2UYAyABKAkSFQoNY2xpZW50X21zZ19pZBgEIAEoCSJJCglSZWNvbm5lY3QSJAoGcmVhc29uGAEgASgOMhQuY2hhdC52MS5FcnJvclJlYXNvbhIWCg5yZXRyeV9hZnRlcl9tcxgCIAEoDSItCgRQb25nEg0KBW5vbmNlGAEgASgEEhYKDnNlcnZlcl90aW1lX21zGAIgASgDImcKEFN1YnNjcmliZVJlcXVlc3QSIAoHY3Vyc29ycxgBIAMoCzIPLmNoYXQudjEuQ3Vyc29yEhMKC2NsaWVudF9pbmZvGAIgASgJEhwKFGFjY2VwdF9ldmVudF9iYXRjaGVzGAMgASgIIl4KEVN1YnNjcmliZVJlc3BvbnNlEiMKBWV2ZW50GAEgASgLMhQuY2hhdC52MS5TZXJ2ZXJFdmVudBIkCgZldmVudHMYAiADKAsyFC5jaGF0LnYxLlNlcnZlckV2ZW50IlIKElNlbmRNZXNzYWdlUmVxdWVzdBIVCg1jbGllbnRfbXNnX2lkGAEgASgJEhcKD2NvbnZlcnNhdGlvbl9pZBgCIAEoCRIMCgR0ZXh0GAMgASgJIiwKE1NlbmRNZXNzYWdlUmVzcG9uc2USFQoNY2xpZW50X21zZ19pZBgBIAEoCSIyCgpBY2tSZXF1ZXN0EhcKD2NvbnZlcnNhdGlvbl9pZBgBIAEoCRILCgNzZXEYAiABKAMiDQoLQWNrUmVzcG9uc2UiNwoPTWFya1JlYWRSZXF1ZXN0EhcKD2NvbnZlcnNhdGlvbl9pZBgBIAEoCRILCgNzZXEYAiABKAMiEgoQTWFya1JlYWRSZXNwb25zZSI7ChBTZXRUeXBpbmdSZXF1ZXN0EhcKD2NvbnZlcnNhdGlvbl9pZBgBIAEoCRIOCgZ0eXBpbmcYAiABKAgiEwoRU2V0VHlwaW5nUmVzcG9uc2UiKAoUV2F0Y2hQcmVzZW5jZVJlcXVlc3QSEAoIdXNlcl9pZHMYASADKAkiPQoVV2F0Y2hQcmVzZW5jZVJlc3BvbnNlEiQKCXByZXNlbmNlcxgBIAMoCzIRLmNoYXQudjEuUHJlc2VuY2UiEgoQSGVhcnRiZWF0UmVxdWVzdCIrChFIZWFydGJlYXRSZXNwb25zZRIWCg5zZXJ2ZXJfdGltZV9tcxgBIAEoAyJTChhTdGFydENvbnZlcnNhdGlvblJlcXVlc3QSFgoMcGVlcl91c2VyX2lkGAEgASgJSAASFwoNcGVlcl91c2VybmFtZRgCIAEoCUgAQgYKBHBlZXIiSAoZU3RhcnRDb252ZXJzYXRpb25SZXNwb25zZRIrCgxjb252ZXJzYXRpb24YASABKAsyFS5jaGF0LnYxLkNvbnZlcnNhdGlvbiIaChhMaXN0Q29udmVyc2F0aW9uc1JlcXVlc3QiSQoZTGlzdENvbnZlcnNhdGlvbnNSZXNwb25zZRIsCg1jb252ZXJzYXRpb25zGAEgAygLMhUuY2hhdC52MS5Db252ZXJzYXRpb24icwoRR2V0SGlzdG9yeVJlcXVlc3QSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJEhIKCmJlZm9yZV9zZXEYAiABKAMSEQoJYWZ0ZXJfc2VxGAMgASgDEg0KBWxpbWl0GAQgASgNEg8KB2ZvcndhcmQYBSABKAgiSgoSR2V0SGlzdG9yeVJlc3BvbnNlEiIKCG1lc3NhZ2VzGAEgAygLMhAuY2hhdC52MS5NZXNzYWdlEhAKCGhhc19tb3JlGAIgASgIIiYKEkdldFByZXNlbmNlUmVxdWVzdBIQCgh1c2VyX2lkcxgBIAMoCSI7ChNHZXRQcmVzZW5jZVJlc3BvbnNlEiQKCXByZXNlbmNlcxgBIAMoCzIRLmNoYXQudjEuUHJlc2VuY2Uy8wYKC0NoYXRTZXJ2aWNlEkAKB0Nvbm5lY3QSFy5jaGF0LnYxLkNvbm5lY3RSZXF1ZXN0GhguY2hhdC52MS5Db25uZWN0UmVzcG9uc2UoATABEkQKCVN1YnNjcmliZRIZLmNoYXQudjEuU3Vic2NyaWJlUmVxdWVzdBoaLmNoYXQudjEuU3Vic2NyaWJlUmVzcG9uc2UwARJICgtTZW5kTWVzc2FnZRIbLmNoYXQudjEuU2VuZE1lc3NhZ2VSZXF1ZXN0GhwuY2hhdC52MS5TZW5kTWVzc2FnZVJlc3BvbnNlEjAKA0FjaxITLmNoYXQudjEuQWNrUmVxdWVzdBoULmNoYXQudjEuQWNrUmVzcG9uc2USPwoITWFya1JlYWQSGC5jaGF0LnYxLk1hcmtSZWFkUmVxdWVzdBoZLmNoYXQudjEuTWFya1JlYWRSZXNwb25zZRJCCglTZXRUeXBpbmcSGS5jaGF0LnYxLlNldFR5cGluZ1JlcXVlc3QaGi5jaGF0LnYxLlNldFR5cGluZ1Jlc3BvbnNlEk4KDVdhdGNoUHJlc2VuY2USHS5jaGF0LnYxLldhdGNoUHJlc2VuY2VSZXF1ZXN0Gh4uY2hhdC52MS5XYXRjaFByZXNlbmNlUmVzcG9uc2USQgoJSGVhcnRiZWF0EhkuY2hhdC52MS5IZWFydGJlYXRSZXF1ZXN0GhouY2hhdC52MS5IZWFydGJlYXRSZXNwb25zZRJaChFTdGFydENvbnZlcnNhdGlvbhIhLmNoYXQudjEuU3RhcnRDb252ZXJzYXRpb25SZXF1ZXN0GiIuY2hhdC52MS5TdGFydENvbnZlcnNhdGlvblJlc3BvbnNlEloKEUxpc3RDb252ZXJzYXRpb25zEiEuY2hhdC52MS5MaXN0Q29udmVyc2F0aW9uc1JlcXVlc3QaIi5jaGF0LnYxLkxpc3RDb252ZXJzYXRpb25zUmVzcG9uc2USRQoKR2V0SGlzdG9yeRIaLmNoYXQudjEuR2V0SGlzdG9yeVJlcXVlc3QaGy5jaGF0LnYxLkdldEhpc3RvcnlSZXNwb25zZRJICgtHZXRQcmVzZW5jZRIbLmNoYXQudjEuR2V0UHJlc2VuY2VSZXF1ZXN0GhwuY2hhdC52MS5HZXRQcmVzZW5jZVJlc3BvbnNlYgZwcm90bzM", [file_chat_v1_types]);
 
 /**
  * Client -> server frame of the bidirectional stream.
@@ -65,6 +65,15 @@ export type ConnectRequest = Message<"chat.v1.ConnectRequest"> & {
      */
     value: Ping;
     case: "ping";
+  } | {
+    /**
+     * Several frames in one, handled in order as if sent one by one. Only
+     * after a Welcome with accepts_frame_batches; never as the first frame.
+     *
+     * @generated from field: chat.v1.FrameBatch batch = 8;
+     */
+    value: FrameBatch;
+    case: "batch";
   } | { case: undefined; value?: undefined };
 };
 
@@ -74,6 +83,78 @@ export type ConnectRequest = Message<"chat.v1.ConnectRequest"> & {
  */
 export const ConnectRequestSchema: GenMessage<ConnectRequest> = /*@__PURE__*/
   messageDesc(file_chat_v1_chat_service, 0);
+
+/**
+ * Frames that may travel in a batch: every kind but hello and batch.
+ *
+ * @generated from message chat.v1.ClientFrame
+ */
+export type ClientFrame = Message<"chat.v1.ClientFrame"> & {
+  /**
+   * @generated from oneof chat.v1.ClientFrame.frame
+   */
+  frame: {
+    /**
+     * @generated from field: chat.v1.SendFrame send = 2;
+     */
+    value: SendFrame;
+    case: "send";
+  } | {
+    /**
+     * @generated from field: chat.v1.AckFrame ack = 3;
+     */
+    value: AckFrame;
+    case: "ack";
+  } | {
+    /**
+     * @generated from field: chat.v1.ReadFrame read = 4;
+     */
+    value: ReadFrame;
+    case: "read";
+  } | {
+    /**
+     * @generated from field: chat.v1.TypingFrame typing = 5;
+     */
+    value: TypingFrame;
+    case: "typing";
+  } | {
+    /**
+     * @generated from field: chat.v1.WatchPresenceFrame watch_presence = 6;
+     */
+    value: WatchPresenceFrame;
+    case: "watchPresence";
+  } | {
+    /**
+     * @generated from field: chat.v1.Ping ping = 7;
+     */
+    value: Ping;
+    case: "ping";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message chat.v1.ClientFrame.
+ * Use `create(ClientFrameSchema)` to create a new message.
+ */
+export const ClientFrameSchema: GenMessage<ClientFrame> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat_service, 1);
+
+/**
+ * @generated from message chat.v1.FrameBatch
+ */
+export type FrameBatch = Message<"chat.v1.FrameBatch"> & {
+  /**
+   * @generated from field: repeated chat.v1.ClientFrame frames = 1;
+   */
+  frames: ClientFrame[];
+};
+
+/**
+ * Describes the message chat.v1.FrameBatch.
+ * Use `create(FrameBatchSchema)` to create a new message.
+ */
+export const FrameBatchSchema: GenMessage<FrameBatch> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat_service, 2);
 
 /**
  * Server -> client frame of the bidirectional stream.
@@ -104,7 +185,7 @@ export type ConnectResponse = Message<"chat.v1.ConnectResponse"> & {
  * Use `create(ConnectResponseSchema)` to create a new message.
  */
 export const ConnectResponseSchema: GenMessage<ConnectResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 1);
+  messageDesc(file_chat_v1_chat_service, 3);
 
 /**
  * First frame of a stream.
@@ -148,7 +229,7 @@ export type Hello = Message<"chat.v1.Hello"> & {
  * Use `create(HelloSchema)` to create a new message.
  */
 export const HelloSchema: GenMessage<Hello> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 2);
+  messageDesc(file_chat_v1_chat_service, 4);
 
 /**
  * @generated from message chat.v1.SendFrame
@@ -177,7 +258,7 @@ export type SendFrame = Message<"chat.v1.SendFrame"> & {
  * Use `create(SendFrameSchema)` to create a new message.
  */
 export const SendFrameSchema: GenMessage<SendFrame> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 3);
+  messageDesc(file_chat_v1_chat_service, 5);
 
 /**
  * @generated from message chat.v1.AckFrame
@@ -199,7 +280,7 @@ export type AckFrame = Message<"chat.v1.AckFrame"> & {
  * Use `create(AckFrameSchema)` to create a new message.
  */
 export const AckFrameSchema: GenMessage<AckFrame> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 4);
+  messageDesc(file_chat_v1_chat_service, 6);
 
 /**
  * @generated from message chat.v1.ReadFrame
@@ -221,7 +302,7 @@ export type ReadFrame = Message<"chat.v1.ReadFrame"> & {
  * Use `create(ReadFrameSchema)` to create a new message.
  */
 export const ReadFrameSchema: GenMessage<ReadFrame> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 5);
+  messageDesc(file_chat_v1_chat_service, 7);
 
 /**
  * @generated from message chat.v1.TypingFrame
@@ -243,7 +324,7 @@ export type TypingFrame = Message<"chat.v1.TypingFrame"> & {
  * Use `create(TypingFrameSchema)` to create a new message.
  */
 export const TypingFrameSchema: GenMessage<TypingFrame> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 6);
+  messageDesc(file_chat_v1_chat_service, 8);
 
 /**
  * @generated from message chat.v1.WatchPresenceFrame
@@ -260,7 +341,7 @@ export type WatchPresenceFrame = Message<"chat.v1.WatchPresenceFrame"> & {
  * Use `create(WatchPresenceFrameSchema)` to create a new message.
  */
 export const WatchPresenceFrameSchema: GenMessage<WatchPresenceFrame> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 7);
+  messageDesc(file_chat_v1_chat_service, 9);
 
 /**
  * @generated from message chat.v1.Ping
@@ -277,7 +358,7 @@ export type Ping = Message<"chat.v1.Ping"> & {
  * Use `create(PingSchema)` to create a new message.
  */
 export const PingSchema: GenMessage<Ping> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 8);
+  messageDesc(file_chat_v1_chat_service, 10);
 
 /**
  * An event from the server, on Connect or Subscribe streams.
@@ -368,7 +449,7 @@ export type ServerEvent = Message<"chat.v1.ServerEvent"> & {
  * Use `create(ServerEventSchema)` to create a new message.
  */
 export const ServerEventSchema: GenMessage<ServerEvent> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 9);
+  messageDesc(file_chat_v1_chat_service, 11);
 
 /**
  * @generated from message chat.v1.Welcome
@@ -403,6 +484,13 @@ export type Welcome = Message<"chat.v1.Welcome"> & {
    * @generated from field: uint32 heartbeat_interval_ms = 5;
    */
   heartbeatIntervalMs: number;
+
+  /**
+   * The server takes ConnectRequest.batch on this stream.
+   *
+   * @generated from field: bool accepts_frame_batches = 6;
+   */
+  acceptsFrameBatches: boolean;
 };
 
 /**
@@ -410,7 +498,7 @@ export type Welcome = Message<"chat.v1.Welcome"> & {
  * Use `create(WelcomeSchema)` to create a new message.
  */
 export const WelcomeSchema: GenMessage<Welcome> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 10);
+  messageDesc(file_chat_v1_chat_service, 12);
 
 /**
  * The log accepted a send: the message is durable ("sent" tick).
@@ -434,7 +522,7 @@ export type SendAccepted = Message<"chat.v1.SendAccepted"> & {
  * Use `create(SendAcceptedSchema)` to create a new message.
  */
 export const SendAcceptedSchema: GenMessage<SendAccepted> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 11);
+  messageDesc(file_chat_v1_chat_service, 13);
 
 /**
  * The worker sequenced a send. For a retried client_msg_id, the original seq
@@ -469,7 +557,7 @@ export type SendResult = Message<"chat.v1.SendResult"> & {
  * Use `create(SendResultSchema)` to create a new message.
  */
 export const SendResultSchema: GenMessage<SendResult> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 12);
+  messageDesc(file_chat_v1_chat_service, 14);
 
 /**
  * @generated from message chat.v1.PresenceUpdate
@@ -486,7 +574,7 @@ export type PresenceUpdate = Message<"chat.v1.PresenceUpdate"> & {
  * Use `create(PresenceUpdateSchema)` to create a new message.
  */
 export const PresenceUpdateSchema: GenMessage<PresenceUpdate> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 13);
+  messageDesc(file_chat_v1_chat_service, 15);
 
 /**
  * @generated from message chat.v1.TypingEvent
@@ -513,7 +601,7 @@ export type TypingEvent = Message<"chat.v1.TypingEvent"> & {
  * Use `create(TypingEventSchema)` to create a new message.
  */
 export const TypingEventSchema: GenMessage<TypingEvent> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 14);
+  messageDesc(file_chat_v1_chat_service, 16);
 
 /**
  * Start of one conversation's catch-up.
@@ -549,7 +637,7 @@ export type SyncConversation = Message<"chat.v1.SyncConversation"> & {
  * Use `create(SyncConversationSchema)` to create a new message.
  */
 export const SyncConversationSchema: GenMessage<SyncConversation> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 15);
+  messageDesc(file_chat_v1_chat_service, 17);
 
 /**
  * Catch-up is over: every event after this is live.
@@ -573,7 +661,7 @@ export type SyncComplete = Message<"chat.v1.SyncComplete"> & {
  * Use `create(SyncCompleteSchema)` to create a new message.
  */
 export const SyncCompleteSchema: GenMessage<SyncComplete> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 16);
+  messageDesc(file_chat_v1_chat_service, 18);
 
 /**
  * A refused client frame on a stream that otherwise continues.
@@ -611,7 +699,7 @@ export type StreamError = Message<"chat.v1.StreamError"> & {
  * Use `create(StreamErrorSchema)` to create a new message.
  */
 export const StreamErrorSchema: GenMessage<StreamError> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 17);
+  messageDesc(file_chat_v1_chat_service, 19);
 
 /**
  * The server is ending this stream; reconnect after the delay and resume from
@@ -636,7 +724,7 @@ export type Reconnect = Message<"chat.v1.Reconnect"> & {
  * Use `create(ReconnectSchema)` to create a new message.
  */
 export const ReconnectSchema: GenMessage<Reconnect> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 18);
+  messageDesc(file_chat_v1_chat_service, 20);
 
 /**
  * @generated from message chat.v1.Pong
@@ -658,7 +746,7 @@ export type Pong = Message<"chat.v1.Pong"> & {
  * Use `create(PongSchema)` to create a new message.
  */
 export const PongSchema: GenMessage<Pong> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 19);
+  messageDesc(file_chat_v1_chat_service, 21);
 
 /**
  * @generated from message chat.v1.SubscribeRequest
@@ -687,7 +775,7 @@ export type SubscribeRequest = Message<"chat.v1.SubscribeRequest"> & {
  * Use `create(SubscribeRequestSchema)` to create a new message.
  */
 export const SubscribeRequestSchema: GenMessage<SubscribeRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 20);
+  messageDesc(file_chat_v1_chat_service, 22);
 
 /**
  * @generated from message chat.v1.SubscribeResponse
@@ -713,7 +801,7 @@ export type SubscribeResponse = Message<"chat.v1.SubscribeResponse"> & {
  * Use `create(SubscribeResponseSchema)` to create a new message.
  */
 export const SubscribeResponseSchema: GenMessage<SubscribeResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 21);
+  messageDesc(file_chat_v1_chat_service, 23);
 
 /**
  * @generated from message chat.v1.SendMessageRequest
@@ -740,7 +828,7 @@ export type SendMessageRequest = Message<"chat.v1.SendMessageRequest"> & {
  * Use `create(SendMessageRequestSchema)` to create a new message.
  */
 export const SendMessageRequestSchema: GenMessage<SendMessageRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 22);
+  messageDesc(file_chat_v1_chat_service, 24);
 
 /**
  * @generated from message chat.v1.SendMessageResponse
@@ -757,7 +845,7 @@ export type SendMessageResponse = Message<"chat.v1.SendMessageResponse"> & {
  * Use `create(SendMessageResponseSchema)` to create a new message.
  */
 export const SendMessageResponseSchema: GenMessage<SendMessageResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 23);
+  messageDesc(file_chat_v1_chat_service, 25);
 
 /**
  * @generated from message chat.v1.AckRequest
@@ -779,7 +867,7 @@ export type AckRequest = Message<"chat.v1.AckRequest"> & {
  * Use `create(AckRequestSchema)` to create a new message.
  */
 export const AckRequestSchema: GenMessage<AckRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 24);
+  messageDesc(file_chat_v1_chat_service, 26);
 
 /**
  * @generated from message chat.v1.AckResponse
@@ -792,7 +880,7 @@ export type AckResponse = Message<"chat.v1.AckResponse"> & {
  * Use `create(AckResponseSchema)` to create a new message.
  */
 export const AckResponseSchema: GenMessage<AckResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 25);
+  messageDesc(file_chat_v1_chat_service, 27);
 
 /**
  * @generated from message chat.v1.MarkReadRequest
@@ -814,7 +902,7 @@ export type MarkReadRequest = Message<"chat.v1.MarkReadRequest"> & {
  * Use `create(MarkReadRequestSchema)` to create a new message.
  */
 export const MarkReadRequestSchema: GenMessage<MarkReadRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 26);
+  messageDesc(file_chat_v1_chat_service, 28);
 
 /**
  * @generated from message chat.v1.MarkReadResponse
@@ -827,7 +915,7 @@ export type MarkReadResponse = Message<"chat.v1.MarkReadResponse"> & {
  * Use `create(MarkReadResponseSchema)` to create a new message.
  */
 export const MarkReadResponseSchema: GenMessage<MarkReadResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 27);
+  messageDesc(file_chat_v1_chat_service, 29);
 
 /**
  * @generated from message chat.v1.SetTypingRequest
@@ -849,7 +937,7 @@ export type SetTypingRequest = Message<"chat.v1.SetTypingRequest"> & {
  * Use `create(SetTypingRequestSchema)` to create a new message.
  */
 export const SetTypingRequestSchema: GenMessage<SetTypingRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 28);
+  messageDesc(file_chat_v1_chat_service, 30);
 
 /**
  * @generated from message chat.v1.SetTypingResponse
@@ -862,7 +950,7 @@ export type SetTypingResponse = Message<"chat.v1.SetTypingResponse"> & {
  * Use `create(SetTypingResponseSchema)` to create a new message.
  */
 export const SetTypingResponseSchema: GenMessage<SetTypingResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 29);
+  messageDesc(file_chat_v1_chat_service, 31);
 
 /**
  * @generated from message chat.v1.WatchPresenceRequest
@@ -879,7 +967,7 @@ export type WatchPresenceRequest = Message<"chat.v1.WatchPresenceRequest"> & {
  * Use `create(WatchPresenceRequestSchema)` to create a new message.
  */
 export const WatchPresenceRequestSchema: GenMessage<WatchPresenceRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 30);
+  messageDesc(file_chat_v1_chat_service, 32);
 
 /**
  * @generated from message chat.v1.WatchPresenceResponse
@@ -896,7 +984,7 @@ export type WatchPresenceResponse = Message<"chat.v1.WatchPresenceResponse"> & {
  * Use `create(WatchPresenceResponseSchema)` to create a new message.
  */
 export const WatchPresenceResponseSchema: GenMessage<WatchPresenceResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 31);
+  messageDesc(file_chat_v1_chat_service, 33);
 
 /**
  * @generated from message chat.v1.HeartbeatRequest
@@ -909,7 +997,7 @@ export type HeartbeatRequest = Message<"chat.v1.HeartbeatRequest"> & {
  * Use `create(HeartbeatRequestSchema)` to create a new message.
  */
 export const HeartbeatRequestSchema: GenMessage<HeartbeatRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 32);
+  messageDesc(file_chat_v1_chat_service, 34);
 
 /**
  * @generated from message chat.v1.HeartbeatResponse
@@ -926,7 +1014,7 @@ export type HeartbeatResponse = Message<"chat.v1.HeartbeatResponse"> & {
  * Use `create(HeartbeatResponseSchema)` to create a new message.
  */
 export const HeartbeatResponseSchema: GenMessage<HeartbeatResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 33);
+  messageDesc(file_chat_v1_chat_service, 35);
 
 /**
  * @generated from message chat.v1.StartConversationRequest
@@ -955,7 +1043,7 @@ export type StartConversationRequest = Message<"chat.v1.StartConversationRequest
  * Use `create(StartConversationRequestSchema)` to create a new message.
  */
 export const StartConversationRequestSchema: GenMessage<StartConversationRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 34);
+  messageDesc(file_chat_v1_chat_service, 36);
 
 /**
  * @generated from message chat.v1.StartConversationResponse
@@ -972,7 +1060,7 @@ export type StartConversationResponse = Message<"chat.v1.StartConversationRespon
  * Use `create(StartConversationResponseSchema)` to create a new message.
  */
 export const StartConversationResponseSchema: GenMessage<StartConversationResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 35);
+  messageDesc(file_chat_v1_chat_service, 37);
 
 /**
  * @generated from message chat.v1.ListConversationsRequest
@@ -985,7 +1073,7 @@ export type ListConversationsRequest = Message<"chat.v1.ListConversationsRequest
  * Use `create(ListConversationsRequestSchema)` to create a new message.
  */
 export const ListConversationsRequestSchema: GenMessage<ListConversationsRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 36);
+  messageDesc(file_chat_v1_chat_service, 38);
 
 /**
  * @generated from message chat.v1.ListConversationsResponse
@@ -1002,7 +1090,7 @@ export type ListConversationsResponse = Message<"chat.v1.ListConversationsRespon
  * Use `create(ListConversationsResponseSchema)` to create a new message.
  */
 export const ListConversationsResponseSchema: GenMessage<ListConversationsResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 37);
+  messageDesc(file_chat_v1_chat_service, 39);
 
 /**
  * @generated from message chat.v1.GetHistoryRequest
@@ -1043,7 +1131,7 @@ export type GetHistoryRequest = Message<"chat.v1.GetHistoryRequest"> & {
  * Use `create(GetHistoryRequestSchema)` to create a new message.
  */
 export const GetHistoryRequestSchema: GenMessage<GetHistoryRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 38);
+  messageDesc(file_chat_v1_chat_service, 40);
 
 /**
  * @generated from message chat.v1.GetHistoryResponse
@@ -1069,7 +1157,7 @@ export type GetHistoryResponse = Message<"chat.v1.GetHistoryResponse"> & {
  * Use `create(GetHistoryResponseSchema)` to create a new message.
  */
 export const GetHistoryResponseSchema: GenMessage<GetHistoryResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 39);
+  messageDesc(file_chat_v1_chat_service, 41);
 
 /**
  * @generated from message chat.v1.GetPresenceRequest
@@ -1086,7 +1174,7 @@ export type GetPresenceRequest = Message<"chat.v1.GetPresenceRequest"> & {
  * Use `create(GetPresenceRequestSchema)` to create a new message.
  */
 export const GetPresenceRequestSchema: GenMessage<GetPresenceRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 40);
+  messageDesc(file_chat_v1_chat_service, 42);
 
 /**
  * @generated from message chat.v1.GetPresenceResponse
@@ -1103,7 +1191,7 @@ export type GetPresenceResponse = Message<"chat.v1.GetPresenceResponse"> & {
  * Use `create(GetPresenceResponseSchema)` to create a new message.
  */
 export const GetPresenceResponseSchema: GenMessage<GetPresenceResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat_service, 41);
+  messageDesc(file_chat_v1_chat_service, 43);
 
 /**
  * The device-facing messaging API. Every call is authenticated with a token
