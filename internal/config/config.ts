@@ -16,6 +16,8 @@ export interface GatewayConfig {
   readonly routeTtlMs: number;
   readonly recentWindow: number;
   readonly maxCatchUpPerConversation: number;
+  /** Catch-ups running at once; more openings wait (after their Welcome) instead of flooding the store. */
+  readonly catchUpConcurrency: number;
   readonly maxConnections: number;
   readonly drainTimeoutMs: number;
   readonly reconnectDelayMs: number;
@@ -147,6 +149,7 @@ export function loadConfig(env: Source, overrides: DeepPartial<Config> = {}): Co
       routeTtlMs: int("ROUTE_TTL_MS", 120_000, 1_000, 86_400_000),
       recentWindow: int("RECENT_WINDOW", 50, 1, 1_000),
       maxCatchUpPerConversation: int("MAX_CATCH_UP_PER_CONVERSATION", 10_000, 10, 1_000_000),
+      catchUpConcurrency: int("CATCH_UP_CONCURRENCY", 256, 1, 100_000),
       maxConnections: int("MAX_CONNECTIONS", 200_000, 1, 10_000_000),
       drainTimeoutMs: int("DRAIN_TIMEOUT_MS", 5_000, 0, 600_000),
       reconnectDelayMs: int("RECONNECT_DELAY_MS", 1_000, 0, 600_000),

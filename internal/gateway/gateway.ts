@@ -72,6 +72,7 @@ export function createGateway(cfg: GatewayConfig, deps: GatewayDeps): Gateway {
       heartbeatIntervalMs: cfg.heartbeatIntervalMs,
       recentWindow: cfg.recentWindow,
       maxConnections: cfg.maxConnections,
+      catchUpConcurrency: cfg.catchUpConcurrency,
     },
     { ...deps, hub, views, logger },
   );

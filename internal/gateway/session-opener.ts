@@ -7,6 +7,7 @@ import type { PushLink } from "../push/index.ts";
 import type { RoutingTable } from "../routing/index.ts";
 import type { MessageStore } from "../store/index.ts";
 import { runCatchUp } from "../sync/index.ts";
+import { createSlots } from "./slots.ts";
 import { createDeviceSession, type DeviceSession } from "./device-session.ts";
 import { connectError } from "./error-mapping.ts";
 import type { ConversationViews } from "./conversation-views.ts";
@@ -21,6 +22,8 @@ export interface SessionOpenerConfig {
   readonly heartbeatIntervalMs: number;
   readonly recentWindow: number;
   readonly maxConnections: number;
+  /** Catch-ups running at once (a reconnect storm must not flood the store). */
+  readonly catchUpConcurrency: number;
 }
 
 export interface SessionOpener {
@@ -53,6 +56,22 @@ export function createSessionOpener(
   const { hub, logger } = deps;
   let accepting = true;
   let sessionCounter = 0;
+  const catchUpSlots = createSlots(cfg.catchUpConcurrency);
+
+  /**
+   * Catch-up once a slot is free. In a reconnect storm every device's
+   * catch-up reads the store at once; bounded, the store answers each quickly
+   * instead of timing all of them out (and each failure is a reconnect). A
+   * waiting session already has its Welcome and buffers live events.
+   */
+  async function boundedCatchUp(session: DeviceSession, cursors: ReadonlyMap<ConversationId, Seq>): Promise<void> {
+    const release = await catchUpSlots.acquire();
+    try {
+      if (!session.closed) await catchUp(session, cursors);
+    } finally {
+      release();
+    }
+  }
 
   async function catchUp(session: DeviceSession, cursors: ReadonlyMap<ConversationId, Seq>): Promise<void> {
     const self = session.identity.userId;
@@ -163,7 +182,7 @@ export function createSessionOpener(
         await deps.routing.unregister(identity.deviceId, id).catch((err) => log.warn({ err }, "route cleanup failed"));
         log.debug("session closed");
       });
-      catchUp(session, cursors).catch((err) => {
+      boundedCatchUp(session, cursors).catch((err) => {
         log.error({ err }, "catch-up failed");
         session.close({ code: Code.Unavailable, reason: "INTERNAL", message: "catch-up failed; reconnect", retryAfterMs: 1000 });
       });

@@ -66,6 +66,7 @@ export const OVERRIDE_ENV: Partial<Record<ConfigPath, string>> = {
   "gateway.routeTtlMs": "ROUTE_TTL_MS",
   "gateway.recentWindow": "RECENT_WINDOW",
   "gateway.maxCatchUpPerConversation": "MAX_CATCH_UP_PER_CONVERSATION",
+  "gateway.catchUpConcurrency": "CATCH_UP_CONCURRENCY",
   "gateway.maxConnections": "MAX_CONNECTIONS",
   "gateway.drainTimeoutMs": "DRAIN_TIMEOUT_MS",
   "gateway.reconnectDelayMs": "RECONNECT_DELAY_MS",
