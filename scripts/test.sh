@@ -4,7 +4,7 @@
 # every bun:test file. `npm test` runs this; so does CI (.ci/run).
 #
 # CHAT_TEST_NO_INFRA=1 skips starting the servers (real-backend suites are
-# then skipped locally, and fail under CI=true).
+# then not run locally, with a warning, and fail under CI=true).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUN=./node_modules/.bin/bun

@@ -29,7 +29,7 @@ export function realBackends(env: Record<string, string | undefined> = process.e
 /**
  * A describe block for a suite that needs real servers. When one is not
  * configured: in CI (CI=true) the suite FAILS — a real-backend suite that did
- * not run is a failure; locally it is skipped, saying which variable to set.
+ * not run is a failure; locally it is not run, with a warning naming the variable to set.
  */
 export function describeWithBackends(
   title: string,
@@ -49,7 +49,8 @@ export function describeWithBackends(
  * The one gate for suites that need something outside the process (servers,
  * a browser, tmux): with `missing` undefined the suite runs; otherwise under
  * CI=true it FAILS (a suite that did not run is a failure there), and locally
- * it is reported as not run, with the reason.
+ * nothing is registered: a warning names the suite and what it needs (npm
+ * test always provides it).
  */
 export function describeWhenAvailable(title: string, missing: string | undefined, body: () => void): void {
   if (missing === undefined) {
@@ -59,7 +60,7 @@ export function describeWhenAvailable(title: string, missing: string | undefined
       throw new Error(`suite did not run in CI: ${missing}`);
     });
   } else {
-    describe.skip(`${title} (skipped: ${missing})`, () => test("not run", () => undefined));
+    console.warn(`[testkit] not run: ${title}: ${missing}`);
   }
 }
 
