@@ -195,7 +195,7 @@ export function createDeviceSession(cfg: {
       try {
         for (;;) {
           if (queue.length > 0) {
-            const batch = queue.length <= maxBatch ? queue.splice(0) : queue.splice(0, maxBatch);
+            const batch = queue.splice(0, maxBatch);
             if (wakeWriters.length > 0 && queue.length < cfg.queueLimit) {
               const ws = wakeWriters;
               wakeWriters = [];
