@@ -143,12 +143,8 @@ export async function startClusterDeployment(
     const home = new Map(devices.map((d) => [d, d.proxy.target.port]));
     const goHome = (d: CheckDevice): void => d.proxy.setTarget({ host: "127.0.0.1", port: home.get(d) as number });
 
-    const killWorker = ({ prng, note }: FaultContext): boolean => {
-      const up = workers.filter((w) => !w.down);
-      if (up.length === 0) return false;
-      const victim = prng.pick(up);
-      const downMs = prng.between(0, cfg.maxProcessDownMs);
-      note("worker-kill", `SIGKILL ${victim.proc.name}, down ${downMs}ms`);
+    /** SIGKILL, then back after `downMs` (tracked, so heal waits for it); `then` runs once it is back. */
+    const killFor = (victim: Supervised, downMs: number, then: () => void = () => undefined): void => {
       victim.down = true;
       victim.proc.kill("SIGKILL");
       track(
@@ -156,8 +152,18 @@ export async function startClusterDeployment(
           await victim.proc.exited;
           await Bun.sleep(downMs);
           await relaunch(victim);
+          then();
         })(),
       );
+    };
+
+    const killWorker = ({ prng, note }: FaultContext): boolean => {
+      const up = workers.filter((w) => !w.down);
+      if (up.length === 0) return false;
+      const victim = prng.pick(up);
+      const downMs = prng.between(0, cfg.maxProcessDownMs);
+      note("worker-kill", `SIGKILL ${victim.proc.name}, down ${downMs}ms`);
+      killFor(victim, downMs);
       return true;
     };
 
@@ -173,24 +179,17 @@ export async function startClusterDeployment(
       ctx.note("gateway-kill", `SIGKILL ${victim.proc.name}, down ${downMs}ms; its ${moved.length} devices move to ${to.proc.name}`);
       // The load balancer sends new connections to a survivor; the live ones die with the process.
       for (const d of moved) d.proxy.setTarget({ host: "127.0.0.1", port: to.proc.port });
-      victim.down = true;
-      victim.proc.kill("SIGKILL");
-      track(
-        (async () => {
-          await victim.proc.exited;
-          await Bun.sleep(downMs);
-          await relaunch(victim);
-          // Back in the pool, it gets its devices back: their connections are cut (as a load balancer
-          // rebalancing would), so every gateway kill moves devices twice. One in a network fault just
-          // follows at its next connection (its fault ends with a reset).
-          for (const d of devices.filter((x) => home.get(x) === victim.proc.port)) {
-            goHome(d);
-            if (ctx.inNetworkFault(d)) continue;
-            d.proxy.setMode("down");
-            d.proxy.setMode("pass");
-          }
-        })(),
-      );
+      // Back in the pool, it gets its devices back: their connections are cut (as a load balancer
+      // rebalancing would), so every gateway kill moves devices twice. One in a network fault just
+      // follows at its next connection (its fault ends with a reset).
+      killFor(victim, downMs, () => {
+        for (const d of devices.filter((x) => home.get(x) === victim.proc.port)) {
+          goHome(d);
+          if (ctx.inNetworkFault(d)) continue;
+          d.proxy.setMode("down");
+          d.proxy.setMode("pass");
+        }
+      });
       return true;
     };
 
