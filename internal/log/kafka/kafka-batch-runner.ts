@@ -17,12 +17,17 @@ export interface Generation {
 }
 
 export interface BatchRunnerParams {
-  readonly topic: string;
   readonly options: ConsumeOptions;
   /** The member's stop signal (consume() signal or log close). */
   readonly stop: AbortSignal;
   readonly currentGeneration: () => Generation;
   readonly heartbeatIntervalMs: number;
+  /** See KafkaLogConfig.fetchIntervalMs. */
+  readonly fetchIntervalMs: number;
+  /** See KafkaLogConfig.commitIntervalMs. */
+  readonly commitIntervalMs: number;
+  /** Commits offsets (next offset to read, per partition) with the member's current generation. */
+  readonly commit: (offsets: readonly { partition: number; offset: string }[]) => Promise<void>;
 }
 
 /** A generation that ends when `controller` aborts or the member stops. */
@@ -34,8 +39,16 @@ export function newGeneration(stop: AbortSignal): Generation {
 /** kafkajs' eachBatch for one member, plus the per-partition retry timers it owns. */
 export interface BatchRunner {
   eachBatch(payload: EachBatchPayload): Promise<void>;
-  /** Cancels pending retry timers; the member is leaving. */
+  /** Commits what was handled and not yet committed, if its generation is still current. */
+  flushCommits(): Promise<void>;
+  /** Cancels pending retry and commit timers; the member is leaving. */
   close(): void;
+}
+
+/** A partition's handled offset waiting for the next commit. */
+interface PendingCommit {
+  readonly offset: number;
+  readonly generation: Generation;
 }
 
 const DEFAULT_MAX_BATCH_RECORDS = 500;
@@ -44,13 +57,14 @@ const MAX_RETRY_DELAY_MS = 1_000;
 
 /**
  * Hands kafkajs batches to the handler in chunks of at most maxBatchRecords and commits each
- * chunk's end offset only after the handler resolved for it.
+ * chunk's end offset only after the handler resolved for it: every commitIntervalMs, the
+ * handled offsets of all partitions in one request.
  *
  * Rules this exists to keep:
- * - commit only after the handler resolved, with the generation the batch started in still
- *   current and the signal not aborted: a revoked or stopping member never commits past
- *   records that the next owner has not seen (the broker also refuses a stale generation's
- *   commit once the group has moved on);
+ * - commit only offsets whose handler resolved, with the generation they were handled in still
+ *   current: a revoked member never commits for a partition that moved on (the broker also
+ *   refuses a stale generation's commit once the group has moved on), and an offset not yet
+ *   committed when the partition moves is simply handled again by its next owner;
  * - while the handler runs, heartbeat: a long batch neither lets the session expire nor
  *   hides a rebalance, which aborts the batch's signal;
  * - a failed chunk is not resolved, so the partition is fetched again from it; meanwhile the
@@ -59,10 +73,59 @@ const MAX_RETRY_DELAY_MS = 1_000;
  *   the previous fetch returned).
  */
 export function createBatchRunner(params: BatchRunnerParams, deps: { logger: Logger }): BatchRunner {
-  const { topic, options, stop, currentGeneration, heartbeatIntervalMs } = params;
+  const { options, stop, currentGeneration, heartbeatIntervalMs, fetchIntervalMs, commitIntervalMs } = params;
   const maxBatchRecords = options.maxBatchRecords ?? DEFAULT_MAX_BATCH_RECORDS;
   const retryDelayMs = new Map<number, number>();
   const retryTimers = new Set<ReturnType<typeof setTimeout>>();
+  const pending = new Map<number, PendingCommit>();
+  let commitTimer: ReturnType<typeof setTimeout> | undefined;
+  let flushing: Promise<void> | undefined;
+  let lastFlushAt = Number.NEGATIVE_INFINITY;
+
+  /** Commits every pending offset of the current generation; the others are dropped. */
+  async function commitPending(): Promise<void> {
+    const generation = currentGeneration();
+    const due = [...pending].filter(([, p]) => p.generation === generation);
+    for (const [partition, p] of pending) if (p.generation !== generation) pending.delete(partition);
+    if (due.length === 0 || generation.controller.signal.aborted) return;
+    lastFlushAt = performance.now();
+    try {
+      await params.commit(due.map(([partition, p]) => ({ partition, offset: String(p.offset) })));
+    } catch (err) {
+      if (isGenerationLost(err)) {
+        pending.clear();
+        loseGeneration(generation, err);
+        return;
+      }
+      // Kept for the next round: a later commit of the same partition carries a higher offset.
+      deps.logger.warn({ err, partitions: due.map(([partition]) => partition) }, "kafka offset commit failed");
+      return;
+    }
+    for (const [partition, p] of due) if (pending.get(partition) === p) pending.delete(partition);
+  }
+
+  /** One commit request at a time; a caller waits for the one in flight, then sends its own. */
+  async function flushCommits(): Promise<void> {
+    if (commitTimer !== undefined) clearTimeout(commitTimer);
+    commitTimer = undefined;
+    while (flushing !== undefined) await flushing;
+    flushing = commitPending();
+    try {
+      await flushing;
+    } finally {
+      flushing = undefined;
+      if (pending.size > 0) scheduleCommit();
+    }
+  }
+
+  function scheduleCommit(): void {
+    if (commitTimer !== undefined || flushing !== undefined || stop.aborted) return;
+    const delayMs = Math.max(0, lastFlushAt + commitIntervalMs - performance.now());
+    commitTimer = setTimeout(() => {
+      commitTimer = undefined;
+      void flushCommits();
+    }, delayMs);
+  }
 
   function retryLater(partition: number, pause: () => () => void): void {
     const delayMs = retryDelayMs.get(partition) ?? MIN_RETRY_DELAY_MS;
@@ -101,20 +164,8 @@ export function createBatchRunner(params: BatchRunnerParams, deps: { logger: Log
     // Finished after the partition was revoked or the member began to stop: the next owner
     // starts at the last commit and must see this chunk again.
     if (signal.aborted || currentGeneration() !== generation) return false;
-    try {
-      const offset = String(lastOffset + 1);
-      await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
-    } catch (err) {
-      if (isGenerationLost(err)) {
-        loseGeneration(generation, err);
-        return false;
-      }
-      // Handled but not committed: hand the chunk over again rather than run ahead of the
-      // committed offset; handlers tolerate redelivery (they dedup).
-      logger.warn({ err }, "kafka offset commit failed");
-      retryLater(partition, payload.pause);
-      return false;
-    }
+    pending.set(partition, { offset: lastOffset + 1, generation });
+    scheduleCommit();
     payload.resolveOffset(String(lastOffset));
     retryDelayMs.delete(partition);
     return true;
@@ -122,6 +173,7 @@ export function createBatchRunner(params: BatchRunnerParams, deps: { logger: Log
 
   return {
     async eachBatch(payload) {
+      const startedAt = performance.now();
       const generation = currentGeneration();
       const records = payload.batch.messages.map((message) => toLogRecord(payload.batch.partition, message));
       for (let start = 0; start < records.length; start += maxBatchRecords) {
@@ -132,12 +184,31 @@ export function createBatchRunner(params: BatchRunnerParams, deps: { logger: Log
       // A lost generation must end this fetch round with kafkajs' own error: that is what makes
       // it rejoin now, after every batch of the round returned (none of them committing).
       if (generation.lostBy !== undefined && !stop.aborted) throw generation.lostBy;
+      // kafkajs fetches again once every batch of this round returned: holding the round open
+      // for the rest of the interval lets the next fetch find several records per partition.
+      const restMs = fetchIntervalMs - (performance.now() - startedAt);
+      if (restMs > 0 && !generation.signal.aborted) await sleep(restMs, generation.signal);
     },
+    flushCommits,
     close() {
       for (const timer of retryTimers) clearTimeout(timer);
       retryTimers.clear();
+      if (commitTimer !== undefined) clearTimeout(commitTimer);
+      commitTimer = undefined;
     },
   };
+}
+
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
 }
 
 function loseGeneration(generation: Generation, err: unknown): void {

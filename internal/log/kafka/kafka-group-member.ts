@@ -1,7 +1,7 @@
 import type { Consumer, ConsumerRunConfig } from "kafkajs";
 import type { Logger } from "pino";
 import type { ConsumeOptions } from "../message-log.ts";
-import { createBatchRunner, newGeneration } from "./kafka-batch-runner.ts";
+import { createBatchRunner, newGeneration, sleep } from "./kafka-batch-runner.ts";
 import { createKafkaClient, retryOptions } from "./kafka-client.ts";
 import type { ResolvedKafkaLogConfig } from "./kafka-log-config.ts";
 
@@ -51,11 +51,13 @@ export async function runGroupMember(params: GroupMemberParams, deps: { logger: 
   let generation = newGeneration(signal);
   const runner = createBatchRunner(
     {
-      topic: cfg.topic,
       options,
       stop: signal,
       currentGeneration: () => generation,
       heartbeatIntervalMs: cfg.heartbeatIntervalMs,
+      fetchIntervalMs: cfg.fetchIntervalMs,
+      commitIntervalMs: cfg.commitIntervalMs,
+      commit: (offsets) => consumer.commitOffsets(offsets.map((o) => ({ topic: cfg.topic, ...o }))),
     },
     { logger },
   );
@@ -105,6 +107,8 @@ export async function runGroupMember(params: GroupMemberParams, deps: { logger: 
       notify("onAssigned", assigned);
     },
     rebalancing() {
+      // Members of the ending generation may still commit: hand over what was handled.
+      void runner.flushCommits();
       generation.controller.abort();
     },
     crashed(err, restarting) {
@@ -137,6 +141,8 @@ export async function runGroupMember(params: GroupMemberParams, deps: { logger: 
       else signal.addEventListener("abort", () => resolve(), { once: true });
     });
   } finally {
+    // What was handled so far, while this generation may still commit it.
+    await runner.flushCommits().catch((err: unknown) => logger.warn({ err }, "kafka offset commit failed"));
     generation.controller.abort();
     runner.close();
     // Waits for the batches in flight, then leaves the group.
@@ -157,16 +163,4 @@ function watchGroup(consumer: Consumer, watcher: GroupWatcher): void {
   consumer.on(GROUP_JOIN, (event) => watcher.joined(event.payload.memberAssignment, event.payload.memberId));
   consumer.on(REBALANCING, () => watcher.rebalancing());
   consumer.on(CRASH, (event) => watcher.crashed(event.payload.error, event.payload.restart));
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

@@ -18,13 +18,16 @@ describe("parseKafkaUrl", () => {
   test("takes tuning parameters by their config names", () => {
     const cfg = parseKafkaUrl(
       "kafka://127.0.0.1:19092?sessionTimeoutMs=6000&heartbeatIntervalMs=500&rebalanceTimeoutMs=10000" +
-        "&fetchMaxWaitMs=250&requestTimeoutMs=3000&retries=2&replicationFactor=3&groupIdPrefix=staging.",
+        "&fetchMaxWaitMs=250&fetchIntervalMs=0&commitIntervalMs=1000&requestTimeoutMs=3000&retries=2" +
+        "&replicationFactor=3&groupIdPrefix=staging.",
     );
     expect(cfg).toMatchObject({
       sessionTimeoutMs: 6_000,
       heartbeatIntervalMs: 500,
       rebalanceTimeoutMs: 10_000,
       fetchMaxWaitMs: 250,
+      fetchIntervalMs: 0,
+      commitIntervalMs: 1_000,
       requestTimeoutMs: 3_000,
       retries: 2,
       replicationFactor: 3,
@@ -38,6 +41,7 @@ describe("parseKafkaUrl", () => {
     ["a broker without port", "kafka://127.0.0.1", /not host:port/],
     ["a non-numeric partition count", "kafka://h:1?partitions=many", /partitions=many is not an integer/],
     ["a zero partition count", "kafka://h:1?partitions=0", /partitionCount must be a positive integer/],
+    ["a negative commit interval", "kafka://h:1?commitIntervalMs=-1", /commitIntervalMs must be an integer >= 0/],
     ["an unknown parameter", "kafka://h:1?partition=12", /unknown parameter "partition"/],
     ["a bad topic name", "kafka://h:1?topic=a%20b", /not a valid Kafka topic name/],
     ["a heartbeat not below the session timeout", "kafka://h:1?heartbeatIntervalMs=9000&sessionTimeoutMs=6000", /below/],

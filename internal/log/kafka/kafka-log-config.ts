@@ -29,6 +29,19 @@ export interface KafkaLogConfig {
   readonly rebalanceTimeoutMs?: number;
   /** Longest fetch long-poll: an idle member notices a rebalance within this plus one heartbeat. */
   readonly fetchMaxWaitMs?: number;
+  /**
+   * While records flow, a fetch round starts at least this long after the previous one began:
+   * under load each fetch carries several records per partition instead of one, and an idle
+   * member still long-polls (fetchMaxWaitMs). The price is at most this much latency.
+   */
+  readonly fetchIntervalMs?: number;
+  /**
+   * Handled offsets are committed together, at most this often, in one request for all of the
+   * member's partitions. Records handled since the last commit are handed to the partition's
+   * next owner again after a crash or a rebalance (handlers are idempotent): this bounds that
+   * replay. 0 commits as soon as a batch is handled.
+   */
+  readonly commitIntervalMs?: number;
   /** Broker-side acks=all wait per produce attempt; client requests time out a little later. */
   readonly requestTimeoutMs?: number;
   /** Retries after a failed attempt before append or startup gives up with BackendUnavailableError. */
@@ -48,6 +61,8 @@ export const KAFKA_LOG_DEFAULTS = {
   heartbeatIntervalMs: 1_000,
   rebalanceTimeoutMs: 30_000,
   fetchMaxWaitMs: 500,
+  fetchIntervalMs: 5,
+  commitIntervalMs: 250,
   requestTimeoutMs: 5_000,
   retries: 5,
 } as const;
@@ -59,6 +74,8 @@ const NUMERIC_PARAMS = {
   heartbeatIntervalMs: "heartbeatIntervalMs",
   rebalanceTimeoutMs: "rebalanceTimeoutMs",
   fetchMaxWaitMs: "fetchMaxWaitMs",
+  fetchIntervalMs: "fetchIntervalMs",
+  commitIntervalMs: "commitIntervalMs",
   requestTimeoutMs: "requestTimeoutMs",
   retries: "retries",
 } as const;
@@ -90,7 +107,9 @@ export function resolveKafkaLogConfig(cfg: KafkaLogConfig): ResolvedKafkaLogConf
   for (const field of positive) {
     if (!Number.isInteger(resolved[field]) || resolved[field] < 1) problems.push(`${field} must be a positive integer`);
   }
-  if (!Number.isInteger(resolved.retries) || resolved.retries < 0) problems.push("retries must be an integer >= 0");
+  for (const field of ["retries", "fetchIntervalMs", "commitIntervalMs"] as const) {
+    if (!Number.isInteger(resolved[field]) || resolved[field] < 0) problems.push(`${field} must be an integer >= 0`);
+  }
   if (!Number.isInteger(resolved.replicationFactor) || resolved.replicationFactor === 0 || resolved.replicationFactor < -1) {
     problems.push("replicationFactor must be a positive integer (or -1 for the broker default)");
   }

@@ -148,6 +148,39 @@ describeWithBackends("kafka log", ["kafka"], ({ kafka }) => {
       }
     }, 60_000);
 
+    test("commits handled offsets once per commit interval, not per batch, and what is left on leaving", async () => {
+      const topic = uniqueTopic();
+      const cfg = { ...testConfig(kafka.brokers, topic, 2), commitIntervalMs: 60_000 };
+      const log = await createKafkaLog(cfg, { logger });
+      const controller = new AbortController();
+      let handled = 0;
+      const committed = async () => {
+        const [offsets] = await admin.fetchOffsets({ groupId: `${topic}.g`, topics: [topic] });
+        return offsets!.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+      };
+      try {
+        const done = log.consume(
+          { groupId: "g", memberId: "m", handler: async (batch) => void (handled += batch.records.length) },
+          controller.signal,
+        );
+        // Two rounds: the first commit goes out at once (no commit before it), the second waits a minute.
+        await log.append([{ key: "a", value: new Uint8Array([1]) }]);
+        await waitUntil(() => handled === 1, 20_000);
+        await waitUntil(async () => (await committed()) === 1, 10_000);
+        await log.append(Array.from({ length: 6 }, (_, i) => ({ key: `k${i}`, value: new Uint8Array([i]) })));
+        await waitUntil(() => handled === 7, 10_000);
+        await sleep(1_000);
+        expect(await committed()).toBe(1);
+        controller.abort();
+        await done;
+        expect(await committed()).toBe(7);
+      } finally {
+        controller.abort();
+        await log.close();
+        await dropTopic(topic);
+      }
+    }, 60_000);
+
     test("rejects with BackendUnavailableError when no broker answers", async () => {
       const cfg = { ...testConfig([`127.0.0.1:${await closedPort()}`], uniqueTopic()), retries: 1 };
       await expect(createKafkaLog(cfg, { logger })).rejects.toBeInstanceOf(BackendUnavailableError);
@@ -189,9 +222,9 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** Polls every 20 ms; throws after `timeoutMs`. */
-async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
+async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await sleep(20);
   }
