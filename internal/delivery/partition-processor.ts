@@ -211,7 +211,12 @@ export function createPartitionProcessor(cfg: { generation: number }, deps: Part
       ...[...plan.cursors.values()].map((c) => store.advanceDeviceCursor(c.deviceId, c.conversationId, c.seq)),
       ...[...plan.watermarks].map(async ([key, a]) => {
         const to = { deliveredSeq: a.deliveredSeq || undefined, readSeq: a.readSeq || undefined };
-        a.after = await store.advanceWatermarks(a.conv.id, a.userId, to);
+        const stored = await store.advanceWatermarks(a.conv.id, a.userId, to);
+        // The store may report only what this write guarantees; `before` is known stored too.
+        a.after = {
+          deliveredSeq: Math.max(stored.deliveredSeq, a.before.deliveredSeq),
+          readSeq: Math.max(stored.readSeq, a.before.readSeq),
+        };
         state.watermarks.set(key, a.after);
       }),
     ]);

@@ -49,7 +49,10 @@ export interface MessageStore {
 
   /**
    * Raises the user's watermarks to at least the given values (each is a
-   * max, never a decrease; read also raises delivered). Returns the result.
+   * max, never a decrease; read also raises delivered). Returns values the
+   * store now holds at least: the stored registers where reading them back
+   * is free (SQLite), else what this call wrote (Cassandra saves the read;
+   * the partition's owner knows what it stored before).
    */
   advanceWatermarks(
     conversationId: ConversationId,

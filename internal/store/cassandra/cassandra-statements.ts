@@ -53,7 +53,6 @@ export const CQL = {
 
   setDelivered: "UPDATE watermarks USING TIMESTAMP ? SET delivered_seq = ? WHERE conversation_id = ? AND user_id = ?",
   setRead: "UPDATE watermarks USING TIMESTAMP ? SET read_seq = ? WHERE conversation_id = ? AND user_id = ?",
-  getWatermark: "SELECT delivered_seq, read_seq FROM watermarks WHERE conversation_id = ? AND user_id = ?",
   getWatermarks: "SELECT user_id, delivered_seq, read_seq FROM watermarks WHERE conversation_id = ?",
   setOwnDelivered:
     "UPDATE user_conversations USING TIMESTAMP ? SET own_delivered_seq = ? WHERE user_id = ? AND conversation_id = ?",

@@ -187,10 +187,8 @@ function createMessageStore(session: CqlSession, unreadCountCap: number): Messag
             ]
           : []),
       ]);
-      // The stored registers, which another writer may have raised further.
-      const [row] = await session.rows("advanceWatermarks", CQL.getWatermark, [conversationId, userId]);
-      if (!row) return { deliveredSeq: delivered, readSeq: read };
-      return { deliveredSeq: num(row, "delivered_seq"), readSeq: num(row, "read_seq") };
+      // Not read back (one request less per receipt): the registers may hold more.
+      return { deliveredSeq: delivered, readSeq: read };
     },
     async getWatermarks(conversationId) {
       const rows = await session.rows("getWatermarks", CQL.getWatermarks, [conversationId]);
