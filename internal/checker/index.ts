@@ -28,6 +28,6 @@ export { createHistoryRecorder } from "./history-recorder.ts";
 export type { HistoryRecorder, RecorderStats } from "./history-recorder.ts";
 export { collectServerState, directApi, listAll, ownWatermarks } from "./server-state.ts";
 export type { UserCredentials } from "./server-state.ts";
-export { lastReceivedSeq, readFinalConversation, watermarksShown } from "./quiescence.ts";
+export { readFinalConversation, watermarksShown } from "./quiescence.ts";
 export { createPrng } from "./prng.ts";
 export type { Prng } from "./prng.ts";

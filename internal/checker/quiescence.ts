@@ -47,12 +47,8 @@ function unsettled(
       return `${device.deviceId} has sends in ${id} not stored yet`;
     }
     const ownOnServer = ownWatermarks(own, device.userId);
-    // Acks ride the log too: until the user's delivered reaches the last message it received,
-    // one may still be on its way (own messages alone are not acked).
-    const received = lastReceivedSeq(client, id);
-    if (ownOnServer.deliveredSeq < received) {
-      return `${device.userId} delivered ${ownOnServer.deliveredSeq} of ${received} received in ${id}`;
-    }
+    // Acks ride the log too: until the user's delivered reaches the head, one may still be on its way.
+    if (ownOnServer.deliveredSeq < head) return `${device.userId} delivered ${ownOnServer.deliveredSeq} of head ${head} in ${id}`;
     for (const expected of [ownOnServer, ownWatermarks(listed.get(peerId)?.get(id), peerId)]) {
       const shown = watermarksShown(client, id, expected.userId);
       if (shown.deliveredSeq !== expected.deliveredSeq || shown.readSeq !== expected.readSeq) {
@@ -61,11 +57,6 @@ function unsettled(
     }
   }
   return undefined;
-}
-
-/** The newest seq the device holds from the other participant (0 when none). */
-export function lastReceivedSeq(client: ChatClient, conversationId: string): number {
-  return client.messages(conversationId).reduce((n, m) => (m.own || m.seq === undefined ? n : Math.max(n, m.seq)), 0);
 }
 
 /** One participant's watermarks as the device shows them (zeros when it shows none). */

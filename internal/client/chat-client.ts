@@ -19,9 +19,6 @@ import { createSyncEngine } from "./sync-engine.ts";
 import { conversationView, messageViews, type ConversationView, type MessageView } from "./views.ts";
 import { messageFromWire, type PresenceView } from "./wire.ts";
 
-/** An ack over more own messages than this goes out anyway (bounds the look-down). */
-const MAX_OWN_ACK_SKIP = 256;
-
 /** Settings of a chat client. */
 export interface ChatClientConfig {
   /** The logged-in user (from login); decides which messages are own. */
@@ -119,8 +116,6 @@ export async function createChatClient(cfg: ChatClientConfig, deps: ChatClientDe
       link: () => link,
       cursor: (id) => replica.conversation(id)?.cursor ?? 0,
       own: (id) => replica.conversation(id)?.receipt(userId),
-      onlyOwnBetween: (id, afterSeq, upToSeq) =>
-        replica.conversation(id)?.onlyFrom(userId, afterSeq, upToSeq, MAX_OWN_ACK_SKIP) ?? false,
     },
   );
   const engine = createSyncEngine(

@@ -165,18 +165,3 @@ describe("ticks", () => {
     expect(computeTick(send, peer)).toBe(want);
   });
 });
-
-describe("conversation state: own-only ranges", () => {
-  const from = (seq: number, prevSeq: number, senderUserId: string): ChatMessage => ({ ...msg(seq, prevSeq), senderUserId });
-
-  test("is true only when the whole chain down to afterSeq is held and sent by the user", () => {
-    const s = createConversationState(conv);
-    for (const m of [from(5, 0, "peer"), from(9, 5, "me"), from(20, 9, "me"), from(40, 30, "me")]) s.insert(m);
-    expect(s.onlyFrom("me", 5, 20, 10)).toBe(true);
-    expect(s.onlyFrom("me", 9, 20, 10)).toBe(true);
-    expect(s.onlyFrom("me", 0, 20, 10)).toBe(false); // reaches the peer's 5
-    expect(s.onlyFrom("peer", 5, 20, 10)).toBe(false);
-    expect(s.onlyFrom("me", 20, 40, 10)).toBe(false); // 30 is not held: it may be the peer's
-    expect(s.onlyFrom("me", 5, 20, 1)).toBe(false); // looked down no further than allowed
-  });
-});

@@ -61,12 +61,6 @@ export interface ConversationState {
   hasOlder(): boolean;
   /** The seq to page history backwards from (GetHistory before_seq), or 0 when there is nothing older. */
   olderThanSeq(): number;
-  /**
-   * True when the chain from `upToSeq` down to `afterSeq` is held and every
-   * message on it was sent by `userId` (looking at most `maxSteps` messages
-   * down): an ack over that range tells the peer nothing new.
-   */
-  onlyFrom(userId: string, afterSeq: number, upToSeq: number, maxSteps: number): boolean;
   /** Raises a participant's watermarks; `true` if anything rose. */
   applyReceipt(receipt: Omit<ReceiptRecord, "conversationId">): boolean;
   receipt(userId: string): Watermarks | undefined;
@@ -153,15 +147,6 @@ export function createConversationState(conversationId: string, cursor = 0): Con
     },
     hasOlder: () => olderThanSeq() > 0,
     olderThanSeq,
-    onlyFrom(userId, afterSeq, upToSeq, maxSteps) {
-      let seq = upToSeq;
-      for (let steps = 0; seq > afterSeq; steps++) {
-        const message = bySeq.get(seq);
-        if (!message || message.senderUserId !== userId || message.prevSeq >= seq || steps >= maxSteps) return false;
-        seq = message.prevSeq;
-      }
-      return true;
-    },
     applyReceipt({ userId, deliveredSeq, readSeq }) {
       const old = watermarks.get(userId) ?? { deliveredSeq: 0, readSeq: 0 };
       // Read implies delivered, whatever order the events came in.

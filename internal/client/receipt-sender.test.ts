@@ -24,8 +24,6 @@ function setup() {
   const runtime = createManualRuntime();
   const cursors = new Map<string, number>();
   const own = new Map<string, Watermarks>();
-  /** Per conversation: the seqs (held, chained) that this user sent. */
-  const ownSent = new Map<string, Set<number>>();
   let link: StreamLink | undefined = recordingLink();
   const sender = createReceiptSender(
     { ackDelayMs: 20, retryDelayMs: 1_000 },
@@ -34,18 +32,12 @@ function setup() {
       link: () => link,
       cursor: (id) => cursors.get(id) ?? 0,
       own: (id) => own.get(id),
-      onlyOwnBetween: (id, afterSeq, upToSeq) => {
-        const sent = ownSent.get(id) ?? new Set();
-        for (let seq = afterSeq + 1; seq <= upToSeq; seq++) if (!sent.has(seq)) return false;
-        return true;
-      },
     },
   );
   return {
     runtime,
     cursors,
     own,
-    ownSent,
     sender,
     setLink: (next: StreamLink | undefined) => (link = next),
     frames: () => (link as ReturnType<typeof recordingLink> | undefined)?.frames ?? [],
@@ -53,26 +45,6 @@ function setup() {
 }
 
 describe("receipt sender", () => {
-  test("does not ack a range made only of the user's own messages; the next peer message's ack covers it", async () => {
-    const { runtime, cursors, own, ownSent, sender, frames } = setup();
-    own.set("c1", { deliveredSeq: 2, readSeq: 0 });
-    ownSent.set("c1", new Set([3, 4]));
-    cursors.set("c1", 4);
-    sender.delivered("c1");
-    await runtime.advance(20);
-    expect(frames()).toEqual([]);
-    cursors.set("c1", 5); // a message from the peer
-    sender.delivered("c1");
-    await runtime.advance(20);
-    expect(frames()).toEqual(["ack c1 5"]);
-    // After a reconnect the own watermark still lags below own messages: still nothing to send.
-    cursors.set("c1", 6);
-    ownSent.get("c1")!.add(6);
-    own.set("c1", { deliveredSeq: 5, readSeq: 0 });
-    sender.resync(["c1"]);
-    expect(frames()).toEqual(["ack c1 5"]);
-  });
-
   test("acks each conversation once per batching window, at its latest cursor", async () => {
     const { runtime, cursors, sender, frames } = setup();
     for (const seq of [3, 5, 9]) {

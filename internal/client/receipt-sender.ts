@@ -13,8 +13,7 @@ export interface ReceiptSenderConfig {
 /**
  * What the device tells the server about receipts. Only acks move the
  * recipient's "delivered", so each conversation's cursor is acked once the
- * messages up to it are stored, unless every message it would cover was sent
- * by this user (the echo of an own message); reads are sent when the user reads.
+ * messages up to it are stored; reads are sent when the user reads.
  *
  * Nothing here is persisted or confirmed per frame: the server's Receipt
  * events report the user's own watermarks, and after every catch-up (or a
@@ -43,8 +42,6 @@ export function createReceiptSender(
     readonly link: () => StreamLink | undefined;
     readonly cursor: (conversationId: string) => number;
     readonly own: (conversationId: string) => Watermarks | undefined;
-    /** True when every message in (afterSeq, upToSeq] is held and was sent by this user. */
-    readonly onlyOwnBetween: (conversationId: string, afterSeq: number, upToSeq: number) => boolean;
   },
 ): ReceiptSender {
   const dueAcks = new Set<string>();
@@ -61,11 +58,6 @@ export function createReceiptSender(
       const seq = deps.cursor(id);
       const floor = Math.max(deps.own(id)?.deliveredSeq ?? 0, sentAcks.get(id) ?? 0);
       if (!link || seq <= floor) continue;
-      // The user's own messages alone: the peer's ticks compare its own messages with this
-      // user's delivered watermark, so raising it over them tells nobody anything. Skipped,
-      // the ack costs no frame, log record, store writes or receipt fan-out; the next peer
-      // message's ack covers the range.
-      if (deps.onlyOwnBetween(id, floor, seq)) continue;
       link.ack(id, seq);
       sentAcks.set(id, seq);
     }

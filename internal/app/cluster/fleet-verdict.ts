@@ -1,7 +1,6 @@
 import type { Conversation } from "../../../gen/chat/v1/types_pb.ts";
 import {
   collectServerState,
-  lastReceivedSeq,
   listAll,
   ownWatermarks,
   readFinalConversation,
@@ -21,17 +20,15 @@ function unsettled(fleet: ClusterFleet, listed: Map<string, Map<string, Conversa
   for (const c of fleet.conversations) {
     const views = c.userIds.map((u) => listed.get(u)?.get(c.conversationId));
     const head = Number(views[0]?.headSeq ?? 0n);
+    for (const [i, userId] of c.userIds.entries()) {
+      const w = ownWatermarks(views[i], userId);
+      if (w.deliveredSeq !== head) return `${userId} delivered ${w.deliveredSeq} of head ${head} in ${c.conversationId}`;
+    }
     for (const device of fleet.devices.filter((d) => c.userIds.includes(d.userId))) {
       const state = device.client.connectionState();
       if (state !== "live") return `${device.name} is ${state}`;
       const cursor = device.client.conversation(c.conversationId)?.cursor ?? 0;
       if (cursor < head) return `${device.name} holds ${c.conversationId} up to ${cursor} of ${head}`;
-      // Own messages alone are not acked: delivered reaches the last message the user received.
-      const own = ownWatermarks(views[c.userIds.indexOf(device.userId)], device.userId);
-      const received = lastReceivedSeq(device.client, c.conversationId);
-      if (own.deliveredSeq < received) {
-        return `${device.userId} delivered ${own.deliveredSeq} of ${received} received in ${c.conversationId}`;
-      }
       if (device.client.messages(c.conversationId).some((m) => m.own && m.tick === "pending")) {
         return `${device.name} has pending sends in ${c.conversationId}`;
       }
