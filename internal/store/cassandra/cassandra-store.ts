@@ -80,7 +80,7 @@ function createMessageStore(session: CqlSession, unreadCountCap: number): Messag
   const registerBucket = async (conversationId: ConversationId, bucket: number, version: number): Promise<void> => {
     const key = `${conversationId}|${bucket}`;
     if (knownBuckets.has(key)) return;
-    await session.rows("appendMessage", CQL.insertBucket, [conversationId, bucket, version]);
+    await session.write("appendMessage", CQL.insertBucket, [conversationId, bucket, version]);
     if (knownBuckets.size >= MAX_KNOWN_BUCKETS) knownBuckets.clear();
     knownBuckets.add(key);
   };
@@ -98,14 +98,16 @@ function createMessageStore(session: CqlSession, unreadCountCap: number): Messag
   };
 
   /**
-   * The registers of one partition that this advance raises, as one mutation:
-   * delivered always (read implies delivered), read only when it is advanced,
-   * so an ack, the common case, writes one cell per row instead of two.
+   * The registers of one row that this advance raises: delivered always (read
+   * implies delivered), read only when it is advanced, so an ack, the common
+   * case, writes one cell per row instead of two. Coalesced with the other
+   * small writes of the turn (a batch's receipts and cursors share requests).
    */
-  const watermarkWrites = (op: string, delivered: Seq, read: Seq, queries: [string, string], key: [string, string]) => {
-    const setDelivered = { query: queries[0], params: [maxWins(delivered), delivered, ...key] };
-    if (read <= 0) return session.rows(op, setDelivered.query, setDelivered.params);
-    return session.batch(op, [setDelivered, { query: queries[1], params: [maxWins(read), read, ...key] }]);
+  const watermarkWrites = async (op: string, delivered: Seq, read: Seq, queries: [string, string], key: [string, string]) => {
+    await Promise.all([
+      session.write(op, queries[0], [maxWins(delivered), delivered, ...key]),
+      ...(read > 0 ? [session.write(op, queries[1], [maxWins(read), read, ...key])] : []),
+    ]);
   };
 
   return {
@@ -164,7 +166,7 @@ function createMessageStore(session: CqlSession, unreadCountCap: number): Messag
           ]),
         ]);
       }
-      await session.rows("appendMessage", CQL.insertDedup, [m.conversationId, m.clientMsgId, m.seq, firstWins(m.seq)]);
+      await session.write("appendMessage", CQL.insertDedup, [m.conversationId, m.clientMsgId, m.seq, firstWins(m.seq)]);
     },
 
     messagesAfter: pages.messagesAfter,
@@ -202,7 +204,7 @@ function createMessageStore(session: CqlSession, unreadCountCap: number): Messag
 
     async advanceDeviceCursor(deviceId, conversationId, seq) {
       const value = Math.max(0, seq);
-      await session.rows("advanceDeviceCursor", CQL.advanceCursor, [maxWins(value), value, deviceId, conversationId]);
+      await session.write("advanceDeviceCursor", CQL.advanceCursor, [maxWins(value), value, deviceId, conversationId]);
     },
     async getDeviceCursors(deviceId) {
       const rows = await session.allRows("getDeviceCursors", CQL.getCursors, [deviceId], CURSOR_PAGE);

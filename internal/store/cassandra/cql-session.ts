@@ -25,6 +25,14 @@ export interface CqlSession {
   allRows(op: string, query: string, params: readonly unknown[], pageSize: number): Promise<CqlRow[]>;
   /** An unlogged batch: meant for statements of one partition, applied as one mutation. */
   batch(op: string, statements: readonly CqlStatement[]): Promise<void>;
+  /**
+   * One small idempotent write, sent together with the other `write`s issued in the same
+   * turn of the event loop as unlogged batches of at most MAX_COALESCED_WRITES statements:
+   * one request instead of one per statement. The batch spans partitions, so its statements
+   * are applied independently (no atomicity, no order between them); a failed batch rejects
+   * every write in it. Not for large values: Cassandra warns above 5 KiB per batch.
+   */
+  write(op: string, query: string, params: readonly unknown[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -69,11 +77,49 @@ export async function openCqlSession(cfg: CassandraStoreConfig, keyspace: string
     await client.shutdown().catch(() => undefined);
     throw toPortError("connect", error);
   }
-  return sessionOf(client);
+  return cqlSessionOver(client);
 }
 
-function sessionOf(client: Client): CqlSession {
+/**
+ * Statements per coalesced batch: below Cassandra's unlogged_batch_across_partitions_warn_threshold
+ * (10 partitions by default), so a batch never logs a warning.
+ */
+export const MAX_COALESCED_WRITES = 8;
+
+interface QueuedWrite extends CqlStatement {
+  readonly op: string;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** The session over a connected driver client (which it shuts down on close). */
+export function cqlSessionOver(client: Client): CqlSession {
   let closed = false;
+  let queued: QueuedWrite[] = [];
+
+  /** Sends what `write` queued during the last turn, MAX_COALESCED_WRITES statements per request. */
+  const flushWrites = (): void => {
+    const writes = queued;
+    queued = [];
+    for (let start = 0; start < writes.length; start += MAX_COALESCED_WRITES) {
+      const chunk = writes.slice(start, start + MAX_COALESCED_WRITES);
+      const sent =
+        chunk.length === 1
+          ? client.execute(chunk[0]!.query, [...chunk[0]!.params])
+          : client.batch(
+              chunk.map((w) => ({ query: w.query, params: [...w.params] })),
+              { logged: false },
+            );
+      sent.then(
+        () => {
+          for (const w of chunk) w.resolve();
+        },
+        (error: unknown) => {
+          for (const w of chunk) w.reject(toPortError(w.op, error));
+        },
+      );
+    }
+  };
   const guard = async <T>(op: string, body: () => Promise<T>): Promise<T> => {
     if (closed) throw new BackendUnavailableError(BACKEND, `${op}: store is closed`);
     try {
@@ -106,6 +152,15 @@ function sessionOf(client: Client): CqlSession {
           { logged: false },
         );
       }),
+    write: (op, query, params) => {
+      if (closed) return Promise.reject(new BackendUnavailableError(BACKEND, `${op}: store is closed`));
+      return new Promise<void>((resolve, reject) => {
+        // setImmediate, not a microtask: callers reach their writes after a few awaits of cached
+        // reads; everything issued before the loop polls again shares the flush.
+        if (queued.length === 0) setImmediate(flushWrites);
+        queued.push({ op, query, params, resolve, reject });
+      });
+    },
     async close() {
       if (closed) return;
       closed = true;

@@ -1,0 +1,81 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { Client, metrics, types } from "cassandra-driver";
+import { BackendUnavailableError } from "../../domain/index.ts";
+import { describeWithBackends } from "../../testkit/index.ts";
+import { cqlSessionOver, MAX_COALESCED_WRITES, type CqlSession } from "./cql-session.ts";
+
+/** Counts the responses the driver received: one per request, a batch being one. */
+class CountingMetrics extends metrics.DefaultMetrics {
+  answered = 0;
+  override onResponse(latency: number[]): void {
+    super.onResponse(latency);
+    this.answered++;
+  }
+}
+
+describeWithBackends("cql session", ["cassandra"], ({ cassandra }) => {
+  const keyspace = `chat_test_cql_${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
+  const counted = new CountingMetrics();
+  let session: CqlSession;
+
+  beforeAll(async () => {
+    const client = new Client({
+      contactPoints: [...cassandra.contactPoints],
+      localDataCenter: cassandra.localDataCenter,
+      protocolOptions: { maxVersion: types.protocolVersion.v4 },
+      queryOptions: { prepare: true, isIdempotent: true },
+      metrics: counted,
+    });
+    await client.connect();
+    await client.execute(
+      `CREATE KEYSPACE ${keyspace} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`,
+    );
+    await client.execute(`CREATE TABLE ${keyspace}.kv (k text PRIMARY KEY, v int)`);
+    session = cqlSessionOver(client);
+  }, 30_000);
+  afterAll(async () => {
+    await session.rows("drop", `DROP KEYSPACE IF EXISTS ${keyspace}`, []);
+    await session.close();
+  }, 30_000);
+
+  const put = (k: string, v: number) => session.write("put", `INSERT INTO ${keyspace}.kv (k, v) VALUES (?, ?)`, [k, v]);
+  const get = async (k: string) => (await session.rows("get", `SELECT v FROM ${keyspace}.kv WHERE k = ?`, [k]))[0]?.get("v");
+
+  test("writes issued in one turn go out as unlogged batches of at most MAX_COALESCED_WRITES statements", async () => {
+    await put("warm", 0); // prepares the statement
+    const n = MAX_COALESCED_WRITES * 2 + 3;
+    const before = counted.answered;
+    await Promise.all(Array.from({ length: n }, (_, i) => put(`key-${i}`, i)));
+    expect(counted.answered - before).toBe(Math.ceil(n / MAX_COALESCED_WRITES));
+    for (let i = 0; i < n; i++) expect(await get(`key-${i}`)).toBe(i);
+  });
+
+  test("writes of later turns are separate requests; a single write is a plain statement", async () => {
+    const before = counted.answered;
+    await put("alone-1", 1);
+    await put("alone-2", 2);
+    expect(counted.answered - before).toBe(2);
+    expect([await get("alone-1"), await get("alone-2")]).toEqual([1, 2]);
+  });
+
+  test("a failing statement rejects every write of its batch; the other batches still apply", async () => {
+    const bad = session.write("bad", `INSERT INTO ${keyspace}.missing_table (k, v) VALUES (?, ?)`, ["x", 1]);
+    const sameBatch = Array.from({ length: MAX_COALESCED_WRITES - 1 }, (_, i) => put(`doomed-${i}`, i));
+    const nextBatch = put("next-batch", 7);
+    const settled = await Promise.allSettled([bad, ...sameBatch, nextBatch]);
+    expect(settled.slice(0, MAX_COALESCED_WRITES).every((s) => s.status === "rejected")).toBe(true);
+    expect(settled[MAX_COALESCED_WRITES]!.status).toBe("fulfilled");
+    expect(await get("next-batch")).toBe(7);
+    expect(await get("doomed-0")).toBeUndefined();
+  });
+
+  test("a write after close is refused with BackendUnavailableError", async () => {
+    const other = cqlSessionOver(
+      new Client({ contactPoints: [...cassandra.contactPoints], localDataCenter: cassandra.localDataCenter }),
+    );
+    await other.close();
+    await expect(other.write("late", `INSERT INTO ${keyspace}.kv (k, v) VALUES (?, ?)`, ["late", 1])).rejects.toBeInstanceOf(
+      BackendUnavailableError,
+    );
+  });
+});
