@@ -135,7 +135,7 @@ describe("scenarios against a running server (external mode)", () => {
   test("reconnect-storm brings every dropped device up to date", async () => {
     const report = await runBench({ ...options, scenario: "reconnect-storm", stormMessages: 12 }, "test", () => undefined);
     if (report.result.kind !== "reconnect-storm") throw new Error(report.result.kind);
-    expect(report.result).toMatchObject({ devices: 4, messages: 12, caughtUp: 4 });
+    expect(report.result).toMatchObject({ devices: 4, messages: 12, stored: 12, caughtUp: 4 });
   }, 60_000);
 
   test("presence counts the updates flapping devices receive", async () => {

@@ -86,7 +86,8 @@ const idleText = (r: IdleResult): string[] => [
 ];
 
 const stormText = (r: ReconnectStormResult): string[] => [
-  `${r.devices} devices dropped; ${r.messages} messages from ${r.senders} senders accepted in ${r.sendSec} s while away`,
+  `${r.devices} devices dropped; ${r.messages} messages from ${r.senders} senders accepted in ${r.sendSec} s while away, ` +
+    `${r.stored} stored after ${r.storedSec} s`,
   `all reconnected at once: ${r.caughtUp}/${r.devices} caught up in ${r.catchUpSec} s; ` +
     `per device p50 ${r.perDevice.p50Ms} ms, p99 ${r.perDevice.p99Ms} ms, max ${r.perDevice.maxMs} ms`,
   `gateway RSS ${r.gatewayRssBeforeMiB} MiB before, peak ${r.gatewayPeakRssMiB} MiB; stream failures ${JSON.stringify(r.streamFailures)}`,

@@ -22,6 +22,9 @@ export interface ReconnectStormResult {
   readonly messages: number;
   /** Time to get every message accepted ("sent") while the devices were away. */
   readonly sendSec: number;
+  /** Messages stored by the worker before the reconnect, and the time from the first send until then. */
+  readonly stored: number;
+  readonly storedSec: number;
   /** From the moment all devices reconnect until the last one holds every message sent to it. */
   readonly catchUpSec: number;
   readonly caughtUp: number;
@@ -40,8 +43,8 @@ const mib = (bytes: number): number => Math.round(bytes / 104_857.6) / 10;
  * `reconnect-storm`: N devices (one per user) hold a conversation each with
  * one of N/100 sender users. All N drop at once (each client is replaced by
  * a new one over a new connection, keeping its storage and cursors, as an
- * app that lost its network), M messages are sent to them and accepted,
- * then all N reconnect at the same instant. Measures the time until every
+ * app that lost its network), M messages are sent to them, accepted and
+ * stored, then all N reconnect at the same instant. Measures the time until every
  * device holds every message, and the gateways' peak RSS meanwhile.
  */
 export async function runReconnectStorm(
@@ -84,7 +87,10 @@ export async function runReconnectStorm(
     progress(`reconnect-storm: sending ${m} messages while they are away`);
     const route = (j: number) => ({ sender: senderOf(j % n), conversationId: conversations[j % n]! });
     const sent = await sendWhileAway(senders, route, m, options.bodyBytes);
-    progress(`reconnect-storm: ${sent.accepted}/${m} accepted in ${sent.seconds.toFixed(1)} s; reconnecting all ${n} at once`);
+    progress(
+      `reconnect-storm: ${sent.accepted}/${m} accepted in ${sent.seconds.toFixed(1)} s, ` +
+        `${sent.stored}/${m} stored in ${sent.storedSeconds.toFixed(1)} s; reconnecting all ${n} at once`,
+    );
     const expected = Array.from({ length: n }, (_, i) => Math.floor(m / n) + (i < m % n ? 1 : 0));
     await Bun.sleep(1_000);
     const storming = await measureCatchUp(storm, watched, { received, expected, timeoutMs: Math.max(options.durationMs, 120_000) });
@@ -95,6 +101,8 @@ export async function runReconnectStorm(
       senders: senders.length,
       messages: m,
       sendSec: Math.round(sent.seconds * 100) / 100,
+      storedSec: Math.round(sent.storedSeconds * 100) / 100,
+      stored: sent.stored,
       ...storming,
       streamFailures: failures,
     };
@@ -103,16 +111,28 @@ export async function runReconnectStorm(
   }
 }
 
-/** Queues `count` messages (the j-th to `route(j)`) and waits, bounded, until the log accepted them all. */
+/**
+ * Queues `count` messages (the j-th to `route(j)`) and waits, bounded, until the log accepted
+ * them all, then until the worker stored them all (the sender holds its sequenced copy): the
+ * storm then measures catch-up, not a backlog still draining into the store.
+ */
 async function sendWhileAway(
   senders: readonly BenchDevice[],
   route: (j: number) => { sender: BenchDevice; conversationId: string },
   count: number,
   bodyBytes: number,
-): Promise<{ accepted: number; seconds: number }> {
+): Promise<{ accepted: number; seconds: number; stored: number; storedSeconds: number }> {
   // A message can report "sent" more than once (SendAccepted, then its seq): count ids.
   const acceptedIds = new Set<string>();
-  for (const s of senders) s.on((event) => void (event.type === "send" && event.tick !== "pending" && acceptedIds.add(event.clientMsgId)));
+  const storedIds = new Set<string>();
+  for (const s of senders) {
+    s.on((event) => {
+      if (event.type === "send" && event.tick !== "pending") acceptedIds.add(event.clientMsgId);
+      if (event.type === "messages") {
+        for (const msg of event.messages) if (msg.senderUserId === s.userId) storedIds.add(msg.clientMsgId);
+      }
+    });
+  }
   const start = performance.now();
   const text = "s".repeat(bodyBytes);
   for (let j = 0; j < count; j++) {
@@ -122,7 +142,9 @@ async function sendWhileAway(
     if (j % 500 === 499) await Bun.sleep(1);
   }
   await senders[0]!.client().waitFor(() => acceptedIds.size >= count, 180_000, `${count} messages accepted`).catch(() => undefined);
-  return { accepted: acceptedIds.size, seconds: (performance.now() - start) / 1000 };
+  const seconds = (performance.now() - start) / 1000;
+  await senders[0]!.client().waitFor(() => storedIds.size >= count, 300_000, `${count} messages stored`).catch(() => undefined);
+  return { accepted: acceptedIds.size, seconds, stored: storedIds.size, storedSeconds: (performance.now() - start) / 1000 };
 }
 
 type CatchUp = Pick<
