@@ -48,6 +48,8 @@ export interface BenchOptions {
   /** External mode: the gateway URLs and the server pids. */
   readonly urls: readonly string[];
   readonly pids: readonly number[];
+  /** Distributed mode: each server process's captured output is written to DIR/<name>.log at the end. */
+  readonly serverLogDir: string | undefined;
   /** Write a CPU profile of every server process the bench starts into this directory. */
   readonly serverCpuProfDir: string | undefined;
   /** JSON report path. */
@@ -80,6 +82,7 @@ export const defaultOptions: BenchOptions = {
   urls: [],
   pids: [],
   serverCpuProfDir: undefined,
+  serverLogDir: undefined,
   out: undefined,
   quiet: false,
 };
@@ -190,6 +193,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     urls,
     pids,
     serverCpuProfDir: take("server-cpu-prof"),
+    serverLogDir: take("server-logs"),
     out: take("out"),
     quiet: take("quiet") === "true",
   };
@@ -216,5 +220,6 @@ export const benchUsage = `usage: bun cmd/bench/main.ts --scenario steady|satura
   --gateways G --workers W --partitions P   distributed topology               [1, 1, 12]
   --source-addrs 127.0.0.2,...   extra local addresses to connect from
   --server-cpu-prof DIR   CPU profile of every server process the bench starts (bun --cpu-prof)
+  --server-logs DIR       distributed: write each server's output (LOG_LEVEL warn) to DIR/<name>.log at the end
   --body-bytes N       message body size                                        [64; slow-consumer 4096]
   --connect-concurrency N --out FILE.json --quiet`;

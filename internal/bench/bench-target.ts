@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startTestCluster } from "../app/cluster/index.ts";
@@ -138,6 +138,10 @@ async function startDistributed(options: BenchOptions, env: Record<string, strin
     ],
     backends: findBackendProcesses(),
     async stop() {
+      if (options.serverLogDir) {
+        mkdirSync(options.serverLogDir, { recursive: true });
+        for (const p of [...cluster.gateways, ...cluster.workers]) writeFileSync(join(options.serverLogDir, `${p.name}.log`), p.output());
+      }
       // Profiled processes must exit by themselves to write their profiles.
       if (options.serverCpuProfDir) await Promise.all([...cluster.gateways, ...cluster.workers].map(stopGently));
       await cluster.destroy();

@@ -3,3 +3,4 @@ export * from "./model.ts";
 export * from "./errors.ts";
 export * from "./clock.ts";
 export * from "./manual-clock.ts";
+export * from "./slots.ts";

@@ -7,7 +7,7 @@ import type { PushLink } from "../push/index.ts";
 import type { RoutingTable } from "../routing/index.ts";
 import type { MessageStore } from "../store/index.ts";
 import { runCatchUp } from "../sync/index.ts";
-import { createSlots } from "./slots.ts";
+import { createSlots } from "../domain/index.ts";
 import { createDeviceSession, type DeviceSession } from "./device-session.ts";
 import { connectError } from "./error-mapping.ts";
 import type { ConversationViews } from "./conversation-views.ts";

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Client, metrics, types } from "cassandra-driver";
 import { BackendUnavailableError } from "../../domain/index.ts";
 import { describeWithBackends } from "../../testkit/index.ts";
-import { cqlSessionOver, MAX_COALESCED_WRITES, type CqlSession } from "./cql-session.ts";
+import { cqlSessionOver, MAX_COALESCED_WRITES, MAX_IN_FLIGHT_REQUESTS, type CqlSession } from "./cql-session.ts";
 
 /** Counts the responses the driver received: one per request, a batch being one. */
 class CountingMetrics extends metrics.DefaultMetrics {
@@ -23,7 +23,8 @@ describeWithBackends("cql session", ["cassandra"], ({ cassandra }) => {
       contactPoints: [...cassandra.contactPoints],
       localDataCenter: cassandra.localDataCenter,
       protocolOptions: { maxVersion: types.protocolVersion.v4 },
-      queryOptions: { prepare: true, isIdempotent: true },
+      // Not idempotent: the driver would retry a refused request itself and hide what these tests look at.
+      queryOptions: { prepare: true },
       metrics: counted,
     });
     await client.connect();
@@ -68,6 +69,18 @@ describeWithBackends("cql session", ["cassandra"], ({ cassandra }) => {
     expect(await get("next-batch")).toBe(7);
     expect(await get("doomed-0")).toBeUndefined();
   });
+
+  test("more concurrent requests than a driver connection takes (2,048) all succeed: the rest wait their turn", async () => {
+    const n = 5_000;
+    const results = await Promise.allSettled(
+      Array.from({ length: n }, (_, i) =>
+        i % 2 === 0 ? get("key-1") : session.rows("local", "SELECT key FROM system.local WHERE key = ?", ["local"]),
+      ),
+    );
+    const failed = results.filter((r) => r.status === "rejected");
+    expect(failed.length === 0 ? "" : String((failed[0] as PromiseRejectedResult).reason)).toBe("");
+    expect(MAX_IN_FLIGHT_REQUESTS).toBeLessThan(2_048);
+  }, 60_000);
 
   test("a write after close is refused with BackendUnavailableError", async () => {
     const other = cqlSessionOver(

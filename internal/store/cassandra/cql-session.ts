@@ -1,5 +1,5 @@
 import { Client, errors, types, type QueryOptions } from "cassandra-driver";
-import { BackendUnavailableError } from "../../domain/index.ts";
+import { BackendUnavailableError, createSlots } from "../../domain/index.ts";
 import type { CassandraConsistency, CassandraStoreConfig } from "./cassandra-config.ts";
 
 const BACKEND = "cassandra";
@@ -81,6 +81,14 @@ export async function openCqlSession(cfg: CassandraStoreConfig, keyspace: string
 }
 
 /**
+ * Requests one session keeps in flight; the rest wait their turn. The driver refuses a request
+ * once a connection carries 2,048 (BusyConnectionError) and opens one connection per host: a
+ * worker catching up on a backlog starts thousands of reads at once (12 partitions x 500
+ * records), and every refusal failed a whole batch, which was then retried, and refused again.
+ */
+export const MAX_IN_FLIGHT_REQUESTS = 1_024;
+
+/**
  * Statements per coalesced batch: below Cassandra's unlogged_batch_across_partitions_warn_threshold
  * (10 partitions by default), so a batch never logs a warning.
  */
@@ -93,9 +101,19 @@ interface QueuedWrite extends CqlStatement {
 }
 
 /** The session over a connected driver client (which it shuts down on close). */
-export function cqlSessionOver(client: Client): CqlSession {
+export function cqlSessionOver(client: Client, maxInFlight = MAX_IN_FLIGHT_REQUESTS): CqlSession {
   let closed = false;
   let queued: QueuedWrite[] = [];
+  const slots = createSlots(maxInFlight);
+  /** Runs one driver request once fewer than maxInFlight are under way. */
+  const inTurn = async <T>(request: () => Promise<T>): Promise<T> => {
+    const release = await slots.acquire();
+    try {
+      return await request();
+    } finally {
+      release();
+    }
+  };
 
   /** Sends what `write` queued during the last turn, MAX_COALESCED_WRITES statements per request. */
   const flushWrites = (): void => {
@@ -103,13 +121,14 @@ export function cqlSessionOver(client: Client): CqlSession {
     queued = [];
     for (let start = 0; start < writes.length; start += MAX_COALESCED_WRITES) {
       const chunk = writes.slice(start, start + MAX_COALESCED_WRITES);
-      const sent =
+      const sent = inTurn(() =>
         chunk.length === 1
           ? client.execute(chunk[0]!.query, [...chunk[0]!.params])
           : client.batch(
               chunk.map((w) => ({ query: w.query, params: [...w.params] })),
               { logged: false },
-            );
+            ),
+      );
       sent.then(
         () => {
           for (const w of chunk) w.resolve();
@@ -131,7 +150,7 @@ export function cqlSessionOver(client: Client): CqlSession {
 
   return {
     rows: (op, query, params, options) =>
-      guard(op, async () => (await client.execute(query, [...params], options)).rows),
+      guard(op, async () => (await inTurn(() => client.execute(query, [...params], options))).rows),
     allRows: (op, query, params, pageSize) =>
       guard(op, async () => {
         const out: CqlRow[] = [];
@@ -139,7 +158,7 @@ export function cqlSessionOver(client: Client): CqlSession {
         // Bounded by the data: each page moves strictly forward in the partition.
         do {
           const page = pageState ? { pageState } : {};
-          const rs = await client.execute(query, [...params], { fetchSize: pageSize, ...page });
+          const rs = await inTurn(() => client.execute(query, [...params], { fetchSize: pageSize, ...page }));
           out.push(...rs.rows);
           pageState = rs.pageState ?? undefined;
         } while (pageState);
@@ -147,9 +166,11 @@ export function cqlSessionOver(client: Client): CqlSession {
       }),
     batch: (op, statements) =>
       guard(op, async () => {
-        await client.batch(
-          statements.map((s) => ({ query: s.query, params: [...s.params] })),
-          { logged: false },
+        await inTurn(() =>
+          client.batch(
+            statements.map((s) => ({ query: s.query, params: [...s.params] })),
+            { logged: false },
+          ),
         );
       }),
     write: (op, query, params) => {
