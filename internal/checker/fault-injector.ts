@@ -2,6 +2,7 @@ import type { CheckDevice } from "./check-device.ts";
 import type { Fleet } from "./fleet.ts";
 import type { HistoryRecorder } from "./history-recorder.ts";
 import type { Prng } from "./prng.ts";
+import { sleepUnlessAborted } from "../domain/index.ts";
 
 /**
  * Fault families the checker can inject. `proxy` and `restart` hit one
@@ -148,7 +149,7 @@ export function createFaultInjector(
       if (cfg.kinds.length === 0) return;
       // Bounded by count as well as by the signal.
       for (let i = 0; i < 1_000_000 && !signal.aborted; i++) {
-        await sleepOrAbort(cfg.everyMs * (0.5 + prng.next()), signal);
+        await sleepUnlessAborted(cfg.everyMs * (0.5 + prng.next()), signal);
         if (signal.aborted) return;
         const kind = cfg.order === "cycle" ? (cfg.kinds[i % cfg.kinds.length] as FaultKind) : prng.pick(cfg.kinds);
         if (kind === "proxy") networkFault();
@@ -163,16 +164,4 @@ export function createFaultInjector(
     },
     counts: () => ({ ...counts }),
   };
-}
-
-function sleepOrAbort(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

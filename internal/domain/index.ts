@@ -4,3 +4,4 @@ export * from "./errors.ts";
 export * from "./clock.ts";
 export * from "./manual-clock.ts";
 export * from "./slots.ts";
+export * from "./sleep.ts";

@@ -1,13 +1,12 @@
 import { Code } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { Identity } from "../auth/index.ts";
-import type { ConversationId, GatewayId, Seq } from "../domain/index.ts";
+import { createSlots, type ConversationId, type GatewayId, type Seq } from "../domain/index.ts";
 import type { PresenceService } from "../presence/index.ts";
 import type { PushLink } from "../push/index.ts";
 import type { RoutingTable } from "../routing/index.ts";
 import type { MessageStore } from "../store/index.ts";
 import { runCatchUp } from "../sync/index.ts";
-import { createSlots } from "../domain/index.ts";
 import { createDeviceSession, type DeviceSession } from "./device-session.ts";
 import { connectError } from "./error-mapping.ts";
 import type { ConversationViews } from "./conversation-views.ts";

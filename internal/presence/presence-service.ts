@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { BackendUnavailableError } from "../domain/index.ts";
+import { BackendUnavailableError, sleepUnlessAborted } from "../domain/index.ts";
 import type { Clock, GatewayId, UserId } from "../domain/index.ts";
 import { createPresenceFanout } from "./presence-fanout.ts";
 import type { PresenceDeliver } from "./presence-fanout.ts";
@@ -210,7 +210,7 @@ export function createPresenceService(cfg: PresenceServiceConfig, deps: Presence
 /** Runs `task` every `intervalMs` until aborted; one at a time, so a slow backend never piles up calls. */
 async function every(intervalMs: number, signal: AbortSignal, task: () => Promise<void>, logger: Logger) {
   while (!signal.aborted) {
-    await sleep(intervalMs, signal);
+    await sleepUnlessAborted(intervalMs, signal);
     if (signal.aborted) return;
     try {
       await task();
@@ -218,16 +218,4 @@ async function every(intervalMs: number, signal: AbortSignal, task: () => Promis
       logger.error({ err }, "presence periodic task failed");
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

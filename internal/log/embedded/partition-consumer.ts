@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { LogBatch } from "../message-log.ts";
 import type { SqliteLogStorage } from "./sqlite-log-storage.ts";
+import { sleepUnlessAborted } from "../../domain/index.ts";
 
 /** One owned partition of one group member. */
 export interface PartitionConsumerParams {
@@ -53,7 +54,7 @@ export async function runPartitionConsumer(
       } catch (err) {
         if (signal.aborted) return;
         logger.error({ err, firstOffset: records[0]!.offset, lastOffset, retryDelayMs }, "log batch handler failed");
-        await sleep(retryDelayMs, signal);
+        await sleepUnlessAborted(retryDelayMs, signal);
         if (signal.aborted) return;
         retryDelayMs = Math.min(retryDelayMs * 2, MAX_RETRY_DELAY_MS);
       }
@@ -65,7 +66,7 @@ export async function runPartitionConsumer(
       // Handled but not committed: hand the batch over again rather than run ahead of the
       // committed offset; handlers already tolerate redelivery (they dedup).
       logger.error({ err, lastOffset }, "log offset commit failed");
-      await sleep(retryDelayMs, signal);
+      await sleepUnlessAborted(retryDelayMs, signal);
       continue;
     }
     nextOffset = lastOffset + 1;
@@ -73,16 +74,4 @@ export async function runPartitionConsumer(
     // A full batch means a backlog; yield so I/O is served between batches of it.
     if (records.length === maxBatchRecords) await new Promise((resolve) => setImmediate(resolve));
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

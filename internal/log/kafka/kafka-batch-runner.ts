@@ -1,5 +1,6 @@
 import type { EachBatchPayload, KafkaMessage } from "kafkajs";
 import type { Logger } from "pino";
+import { sleepUnlessAborted } from "../../domain/index.ts";
 import type { ConsumeOptions, LogRecord } from "../message-log.ts";
 import { isGenerationLost } from "./kafka-client.ts";
 
@@ -187,7 +188,7 @@ export function createBatchRunner(params: BatchRunnerParams, deps: { logger: Log
       // kafkajs fetches again once every batch of this round returned: holding the round open
       // for the rest of the interval lets the next fetch find several records per partition.
       const restMs = fetchIntervalMs - (performance.now() - startedAt);
-      if (restMs > 0 && !generation.signal.aborted) await sleep(restMs, generation.signal);
+      if (restMs > 0 && !generation.signal.aborted) await sleepUnlessAborted(restMs, generation.signal);
     },
     flushCommits,
     close() {
@@ -197,18 +198,6 @@ export function createBatchRunner(params: BatchRunnerParams, deps: { logger: Log
       commitTimer = undefined;
     },
   };
-}
-
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 function loseGeneration(generation: Generation, err: unknown): void {

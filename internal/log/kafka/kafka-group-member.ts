@@ -1,7 +1,8 @@
 import type { Consumer, ConsumerRunConfig } from "kafkajs";
 import type { Logger } from "pino";
 import type { ConsumeOptions } from "../message-log.ts";
-import { createBatchRunner, newGeneration, sleep } from "./kafka-batch-runner.ts";
+import { sleepUnlessAborted } from "../../domain/index.ts";
+import { createBatchRunner, newGeneration } from "./kafka-batch-runner.ts";
 import { createKafkaClient, retryOptions } from "./kafka-client.ts";
 import type { ResolvedKafkaLogConfig } from "./kafka-log-config.ts";
 
@@ -129,7 +130,7 @@ export async function runGroupMember(params: GroupMemberParams, deps: { logger: 
         return;
       } catch (err) {
         logger.warn({ err, retryDelayMs: delayMs }, "kafka consumer start failed");
-        await sleep(delayMs, signal);
+        await sleepUnlessAborted(delayMs, signal);
       }
     }
   }

@@ -115,20 +115,17 @@ export function cqlSessionOver(client: Client, maxInFlight = MAX_IN_FLIGHT_REQUE
     }
   };
 
+  const unloggedBatch = (statements: readonly CqlStatement[]) =>
+    inTurn(() => client.batch(statements.map((s) => ({ query: s.query, params: [...s.params] })), { logged: false }));
+
   /** Sends what `write` queued during the last turn, MAX_COALESCED_WRITES statements per request. */
   const flushWrites = (): void => {
     const writes = queued;
     queued = [];
     for (let start = 0; start < writes.length; start += MAX_COALESCED_WRITES) {
       const chunk = writes.slice(start, start + MAX_COALESCED_WRITES);
-      const sent = inTurn(() =>
-        chunk.length === 1
-          ? client.execute(chunk[0]!.query, [...chunk[0]!.params])
-          : client.batch(
-              chunk.map((w) => ({ query: w.query, params: [...w.params] })),
-              { logged: false },
-            ),
-      );
+      const sent =
+        chunk.length === 1 ? inTurn(() => client.execute(chunk[0]!.query, [...chunk[0]!.params])) : unloggedBatch(chunk);
       sent.then(
         () => {
           for (const w of chunk) w.resolve();
@@ -166,12 +163,7 @@ export function cqlSessionOver(client: Client, maxInFlight = MAX_IN_FLIGHT_REQUE
       }),
     batch: (op, statements) =>
       guard(op, async () => {
-        await inTurn(() =>
-          client.batch(
-            statements.map((s) => ({ query: s.query, params: [...s.params] })),
-            { logged: false },
-          ),
-        );
+        await unloggedBatch(statements);
       }),
     write: (op, query, params) => {
       if (closed) return Promise.reject(new BackendUnavailableError(BACKEND, `${op}: store is closed`));
