@@ -21,6 +21,11 @@ export interface GatewayConfig {
   readonly maxConnections: number;
   readonly drainTimeoutMs: number;
   readonly reconnectDelayMs: number;
+  /**
+   * Who serves ChatService.Connect over gRPC: `lean` (grpc-stream-path.ts, the
+   * default) or `connect` (connect-es, as every other method and protocol).
+   */
+  readonly streamPath: "lean" | "connect";
 }
 
 export interface PresenceConfig {
@@ -111,6 +116,14 @@ export function loadConfig(env: Source, overrides: DeepPartial<Config> = {}): Co
     return n;
   };
   const str = (name: string, def: string): string => env[name] || def;
+  /** One of `choices`; the first is the default. */
+  const oneOf = <T extends string>(name: string, choices: readonly [T, ...T[]]): T => {
+    const raw = env[name];
+    if (raw === undefined || raw === "") return choices[0];
+    if ((choices as readonly string[]).includes(raw)) return raw as T;
+    problems.push(`${name}=${raw}: expected one of ${choices.join(" ")}`);
+    return choices[0];
+  };
 
   const heartbeatIntervalMs = int("HEARTBEAT_INTERVAL_MS", 15_000, 100, 600_000);
   const dataDir = overrides.dataDir ?? str("DATA_DIR", "./data");
@@ -153,6 +166,7 @@ export function loadConfig(env: Source, overrides: DeepPartial<Config> = {}): Co
       maxConnections: int("MAX_CONNECTIONS", 200_000, 1, 10_000_000),
       drainTimeoutMs: int("DRAIN_TIMEOUT_MS", 5_000, 0, 600_000),
       reconnectDelayMs: int("RECONNECT_DELAY_MS", 1_000, 0, 600_000),
+      streamPath: oneOf("STREAM_PATH", ["lean", "connect"] as const),
     },
     presence: {
       graceMs: int("PRESENCE_GRACE_MS", 5_000, 0, 3_600_000),

@@ -17,7 +17,8 @@ import { createConversationViews } from "./conversation-views.ts";
 import { createDualProtocolListener } from "./dual-protocol-listener.ts";
 import { guardService } from "./guard.ts";
 import { createRateLimiter } from "./rate-limiter.ts";
-import { createRpcAdapter } from "./rpc-adapter.ts";
+import { createGrpcStreamPath } from "./grpc-stream-path.ts";
+import { COMPRESS_MIN_BYTES, createRpcAdapter } from "./rpc-adapter.ts";
 import { createSessionHub, type SessionHub } from "./session-hub.ts";
 import { createSessionOpener } from "./session-opener.ts";
 import { createStreamHandlers } from "./stream-handlers.ts";
@@ -89,15 +90,28 @@ export function createGateway(cfg: GatewayConfig, deps: GatewayDeps): Gateway {
   const unary = createUnaryHandlers({ ...streamDeps, hub, store: deps.store, accounts: deps.accountStore, views });
   const auth = createAuthHandlers(deps);
 
+  const chat = guardService({ ...unary, ...streams }, logger);
+  const readMaxBytes = Math.max(64 * 1024, cfg.maxBodyBytes * 4 + 16 * 1024);
   const routes = (router: ConnectRouter) => {
-    router.service(ChatService, guardService({ ...unary, ...streams }, logger));
+    router.service(ChatService, chat);
     router.service(AuthService, guardService(auth, logger));
   };
   const listener = createDualProtocolListener(
     createRpcAdapter({
       routes,
       logger,
-      readMaxBytes: Math.max(64 * 1024, cfg.maxBodyBytes * 4 + 16 * 1024),
+      readMaxBytes,
+      leanPaths:
+        cfg.streamPath === "lean"
+          ? [
+              createGrpcStreamPath({
+                method: ChatService.method.connect,
+                impl: chat.connect,
+                readMaxBytes,
+                compressMinBytes: COMPRESS_MIN_BYTES,
+              }),
+            ]
+          : [],
       fallback: (req, res) => {
         if (deps.fallback?.(req as never, res as never)) return;
         const r = res as import("node:http").ServerResponse;

@@ -6,7 +6,8 @@ const at = (o: object, path: string): unknown => path.split(".").reduce<any>((v,
 
 test.each(Object.entries(OVERRIDE_ENV))("override %s reaches a process's config through %s", (path, name) => {
   const base = at(loadConfig({}), path);
-  const value = typeof base === "number" ? base + 1 : path === "auth.secret" ? "s".repeat(40) : "debug";
+  const special: Record<string, string> = { "auth.secret": "s".repeat(40), "gateway.streamPath": "connect" };
+  const value = typeof base === "number" ? base + 1 : (special[path] ?? "debug");
   const [section, field] = path.includes(".") ? path.split(".") : [path, undefined];
   const override = field ? { [section!]: { [field]: value } } : { [section!]: value };
   const env = overridesToEnv(override);

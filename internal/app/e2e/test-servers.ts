@@ -70,6 +70,7 @@ export const OVERRIDE_ENV: Partial<Record<ConfigPath, string>> = {
   "gateway.maxConnections": "MAX_CONNECTIONS",
   "gateway.drainTimeoutMs": "DRAIN_TIMEOUT_MS",
   "gateway.reconnectDelayMs": "RECONNECT_DELAY_MS",
+  "gateway.streamPath": "STREAM_PATH",
   "presence.graceMs": "PRESENCE_GRACE_MS",
   "presence.holdTtlMs": "PRESENCE_TTL_MS",
   "presence.refreshIntervalMs": "PRESENCE_REFRESH_MS",

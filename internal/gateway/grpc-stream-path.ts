@@ -1,0 +1,217 @@
+import { fromBinary, toBinary, type DescMessage, type DescMethodBiDiStreaming, type MessageShape } from "@bufbuild/protobuf";
+import { Code, ConnectError, createHandlerContext, type HandlerContext } from "@connectrpc/connect";
+
+/** The context plus its abort (connect-es does not export the type by name). */
+type ContextController = ReturnType<typeof createHandlerContext>;
+import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import type http2 from "node:http2";
+import { gzipSync } from "node:zlib";
+
+/** A bidi implementation, as connect-es calls it. */
+type BidiImpl<I extends DescMessage, O extends DescMessage> = (
+  requests: AsyncIterable<MessageShape<I>>,
+  ctx: HandlerContext,
+) => AsyncIterable<MessageShape<O>>;
+
+export interface GrpcStreamPathOptions<I extends DescMessage, O extends DescMessage> {
+  readonly method: DescMethodBiDiStreaming<I, O>;
+  readonly impl: BidiImpl<I, O>;
+  /** Largest request message accepted (the envelope's length). */
+  readonly readMaxBytes: number;
+  /** Response messages from this size on are gzipped when the client accepts gzip. */
+  readonly compressMinBytes: number;
+}
+
+/** The lean path for one bidi method; `accepts` says which requests it takes, the rest stay with connect-es. */
+export interface GrpcStreamPath {
+  readonly requestPath: string;
+  accepts(req: http2.Http2ServerRequest): boolean;
+  serve(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): void;
+}
+
+const HEADER_BYTES = 5;
+const FLAG_COMPRESSED = 0x01;
+const EMPTY = new Uint8Array(0);
+
+/**
+ * The device stream's gRPC protocol over HTTP/2, without connect-es' handler
+ * pipeline. connect-es runs every frame through about ten async iterables
+ * compiled to ES2017 generator emulation (a queue and a set of closures per
+ * iterable per stream, several promise hops per frame): a fifth of an
+ * embedded server's CPU and most of an idle stream's heap. This path does
+ * the same protocol work in one reader and one writer loop:
+ *
+ * - request: length-prefixed messages (flag byte, 4-byte big-endian length),
+ *   uncompressed (requests with a `grpc-encoding` other than identity, a
+ *   `grpc-timeout`, or JSON stay with connect-es, which handles all of them);
+ * - response: headers (200, `application/grpc+proto`, `grpc-encoding: gzip`
+ *   when the client accepts it), one envelope per message, gzipped from
+ *   `compressMinBytes`, then trailers with `grpc-status`, `grpc-message` and
+ *   `grpc-status-details-bin` as connect-es sets them (its exported
+ *   `setTrailerStatus`), so clients see the same errors either way.
+ *
+ * The implementation is the same function connect-es calls, with a handler
+ * context from connect-es' `createHandlerContext`; its signal aborts when
+ * the client goes away.
+ */
+export function createGrpcStreamPath<I extends DescMessage, O extends DescMessage>(
+  opts: GrpcStreamPathOptions<I, O>,
+): GrpcStreamPath {
+  const { method, impl, readMaxBytes, compressMinBytes } = opts;
+  const requestPath = `/${method.parent.typeName}/${method.name}`;
+
+  return {
+    requestPath,
+    accepts(req) {
+      if (req.httpVersionMajor !== 2 || req.method !== "POST") return false;
+      if (req.url.split("?", 2)[0] !== requestPath) return false;
+      const type = req.headers["content-type"];
+      if (type !== "application/grpc" && type !== "application/grpc+proto") return false;
+      const encoding = req.headers["grpc-encoding"];
+      if (encoding !== undefined && encoding !== "identity") return false;
+      return req.headers["grpc-timeout"] === undefined;
+    },
+    serve(req, res) {
+      const aborted = new AbortController();
+      const onGone = () => aborted.abort(new ConnectError("client went away", Code.Aborted));
+      res.once("close", onGone);
+      const ctx = createHandlerContext({
+        service: method.parent,
+        method,
+        protocolName: "grpc",
+        requestMethod: "POST",
+        url: req.url,
+        timeoutMs: undefined,
+        requestSignal: aborted.signal,
+        requestHeader: requestHeaders(req.headers),
+        responseHeader: { "content-type": "application/grpc+proto" },
+        responseTrailer: { "grpc-status": "0" },
+        contextValues: undefined,
+      });
+      const gzip = acceptsGzip(req.headers["grpc-accept-encoding"]);
+      if (gzip) ctx.responseHeader.set("grpc-encoding", "gzip");
+      void respond(res, impl(readMessages(req, method.input, readMaxBytes), ctx), ctx, method.output, gzip ? compressMinBytes : Infinity)
+        .finally(() => res.off("close", onGone));
+    },
+  };
+}
+
+/** Request messages as they arrive; throws (and the implementation sees it) on a malformed or oversized envelope. */
+async function* readMessages<I extends DescMessage>(
+  req: http2.Http2ServerRequest,
+  schema: I,
+  readMaxBytes: number,
+): AsyncGenerator<MessageShape<I>> {
+  let pending: Uint8Array = EMPTY;
+  for await (const chunk of req as AsyncIterable<Uint8Array>) {
+    pending = pending.length === 0 ? chunk : concat(pending, chunk);
+    let at = 0;
+    while (pending.length - at >= HEADER_BYTES) {
+      const flags = pending[at]!;
+      const length = new DataView(pending.buffer, pending.byteOffset + at + 1, 4).getUint32(0);
+      if (length > readMaxBytes) {
+        throw new ConnectError(`message size ${length} is larger than ${readMaxBytes}`, Code.ResourceExhausted);
+      }
+      if ((flags & FLAG_COMPRESSED) !== 0) {
+        throw new ConnectError("compressed message without a grpc-encoding", Code.Internal);
+      }
+      const end = at + HEADER_BYTES + length;
+      if (pending.length < end) break;
+      const message = fromBinary(schema, pending.subarray(at + HEADER_BYTES, end));
+      at = end;
+      yield message;
+    }
+    pending = at === pending.length ? EMPTY : pending.subarray(at);
+  }
+  if (pending.length > 0) throw new ConnectError("request ended inside a message", Code.InvalidArgument);
+}
+
+/** Writes the implementation's messages, then the trailers; never throws. */
+async function respond<O extends DescMessage>(
+  res: http2.Http2ServerResponse,
+  messages: AsyncIterable<MessageShape<O>>,
+  ctx: ContextController,
+  schema: O,
+  compressFrom: number,
+): Promise<void> {
+  const it = messages[Symbol.asyncIterator]();
+  let error: ConnectError | undefined;
+  try {
+    for (;;) {
+      const next = await it.next();
+      if (next.done) break;
+      if (res.destroyed || res.writableEnded) break;
+      if (!res.headersSent) res.writeHead(200, nodeHeaders(ctx.responseHeader));
+      await written(res, envelopeOf(toBinary(schema, next.value), compressFrom));
+    }
+  } catch (err) {
+    error = ConnectError.from(err);
+  } finally {
+    await it.return?.().catch(() => {});
+  }
+  ctx.abort(error);
+  if (res.destroyed || res.writableEnded) return;
+  setTrailerStatus(ctx.responseTrailer, error);
+  if (!res.headersSent) res.writeHead(200, nodeHeaders(ctx.responseHeader));
+  // A client still sending would block on flow control once nobody reads: after
+  // the trailers, reset the stream with NO_ERROR (the trailers go first).
+  const stream = res.stream;
+  stream.once("wantTrailers", () =>
+    setImmediate(() => {
+      if (!stream.destroyed && stream.state?.remoteClose === 0) stream.close(0);
+    }),
+  );
+  res.addTrailers(nodeHeaders(ctx.responseTrailer));
+  res.end();
+}
+
+/**
+ * Resolves once HTTP/2 has taken the bytes (flow control permitting). Waiting
+ * for that before taking the next batch from the session is what makes a
+ * frame carry every event queued meanwhile, and what stops reading a
+ * device's queue while the device does not read.
+ */
+function written(res: http2.Http2ServerResponse, bytes: Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => {
+    res.write(bytes, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+/** A gRPC length-prefixed message, gzipped when it has `compressFrom` bytes or more. */
+export function envelopeOf(payload: Uint8Array, compressFrom: number): Uint8Array {
+  const compressed = payload.length >= compressFrom;
+  const body = compressed ? gzipSync(payload) : payload;
+  const out = new Uint8Array(HEADER_BYTES + body.length);
+  out[0] = compressed ? FLAG_COMPRESSED : 0;
+  new DataView(out.buffer).setUint32(1, body.length);
+  out.set(body, HEADER_BYTES);
+  return out;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}
+
+function acceptsGzip(header: string | string[] | undefined): boolean {
+  const value = Array.isArray(header) ? header.join(",") : (header ?? "");
+  return value.split(",").some((e) => e.trim() === "gzip");
+}
+
+function requestHeaders(headers: http2.IncomingHttpHeaders): Headers {
+  const out = new Headers();
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.startsWith(":") || value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value) out.append(name, v);
+    else out.set(name, String(value));
+  }
+  return out;
+}
+
+function nodeHeaders(headers: Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  headers.forEach((value, name) => (out[name] = value));
+  return out;
+}
