@@ -135,6 +135,7 @@ async function respond<O extends DescMessage>(
   compressFrom: number,
 ): Promise<void> {
   const it = messages[Symbol.asyncIterator]();
+  const write = createWriter(res);
   let error: ConnectError | undefined;
   try {
     for (;;) {
@@ -142,7 +143,7 @@ async function respond<O extends DescMessage>(
       if (next.done) break;
       if (res.destroyed || res.writableEnded) break;
       if (!res.headersSent) res.writeHead(200, nodeHeaders(ctx.responseHeader));
-      await written(res, envelopeOf(toBinary(schema, next.value), compressFrom));
+      await write(envelopeOf(toBinary(schema, next.value), compressFrom));
     }
   } catch (err) {
     error = ConnectError.from(err);
@@ -166,15 +167,25 @@ async function respond<O extends DescMessage>(
 }
 
 /**
- * Resolves once HTTP/2 has taken the bytes (flow control permitting). Waiting
- * for that before taking the next batch from the session is what makes a
- * frame carry every event queued meanwhile, and what stops reading a
- * device's queue while the device does not read.
+ * Writes one message at a time, each resolving once HTTP/2 has taken the
+ * bytes (flow control permitting) or the response is gone. Waiting for that
+ * before taking the next batch from the session is what makes a frame carry
+ * every event queued meanwhile, and what stops draining a device's queue
+ * while the device does not read.
  */
-function written(res: http2.Http2ServerResponse, bytes: Uint8Array): Promise<void> {
-  return new Promise((resolve, reject) => {
-    res.write(bytes, (err) => (err ? reject(err) : resolve()));
-  });
+function createWriter(res: http2.Http2ServerResponse): (bytes: Uint8Array) => Promise<void> {
+  let waiting: (() => void) | undefined;
+  res.once("close", () => waiting?.());
+  return (bytes) =>
+    new Promise<void>((resolve, reject) => {
+      if (res.destroyed) return resolve();
+      waiting = resolve;
+      res.write(bytes, (err) => {
+        waiting = undefined;
+        if (err) reject(err);
+        else resolve();
+      });
+    });
 }
 
 /** A gRPC length-prefixed message, gzipped when it has `compressFrom` bytes or more. */
