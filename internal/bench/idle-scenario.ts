@@ -40,9 +40,11 @@ const sumRss = (watched: readonly WatchedProcess[], pick: (p: WatchedProcess) =>
 
 /**
  * `idle`: N users with one device each, in pairs with a conversation,
- * connect and then stay silent apart from heartbeats. RSS is read before
- * the streams open (accounts and conversations already exist) and after a
- * settling pause, so the difference is what the streams hold.
+ * connect and then stay silent apart from heartbeats. RSS is read once the
+ * accounts exist (registered over one shared setup connection), before the
+ * conversations start and the devices connect, and again after a settling
+ * pause: the difference is what each device's connection, stream and
+ * conversation hold, an upper bound for the stream alone.
  */
 export async function runIdle(
   options: BenchOptions,
@@ -60,12 +62,14 @@ export async function runIdle(
     prefix: runPrefix(),
   });
   const pairs = Array.from({ length: Math.floor(n / 2) }, (_, i) => [devices[2 * i]!, devices[2 * i + 1]!] as const);
-  await startConversations(pairs, options.connectConcurrency);
   try {
     Bun.gc(true);
     await Bun.sleep(1_000);
+    // Read before the conversations start: each pair's first device opens its
+    // own connection for that call, and a device's connection is part of its cost.
     const gatewayBefore = sumRss(watched, isGateway);
     const loadgenBefore = sumRss(watched, (p) => p.role === "loadgen");
+    await startConversations(pairs, options.connectConcurrency);
     progress(`idle: connecting ${n} devices, ${options.connectConcurrency} at a time`);
     const connect = await connectGroup(devices, options.connectConcurrency, 120_000);
     progress(`idle: ${connect.connected} live in ${connect.seconds} s (${connect.failed} failed); holding ${options.durationMs} ms`);
