@@ -1,8 +1,5 @@
 import { fromBinary, toBinary, type DescMessage, type DescMethodBiDiStreaming, type MessageShape } from "@bufbuild/protobuf";
-import { Code, ConnectError, createHandlerContext, type HandlerContext } from "@connectrpc/connect";
-
-/** The context plus its abort (connect-es does not export the type by name). */
-type ContextController = ReturnType<typeof createHandlerContext>;
+import { Code, ConnectError, createContextValues, type HandlerContext } from "@connectrpc/connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import type http2 from "node:http2";
 import { gzipSync } from "node:zlib";
@@ -50,9 +47,9 @@ const EMPTY = new Uint8Array(0);
  *   `grpc-status-details-bin` as connect-es sets them (its exported
  *   `setTrailerStatus`), so clients see the same errors either way.
  *
- * The implementation is the same function connect-es calls, with a handler
- * context from connect-es' `createHandlerContext`; its signal aborts when
- * the client goes away.
+ * The implementation is the same function connect-es calls, with the same
+ * kind of handler context; its signal aborts when the client goes away or
+ * the response has ended.
  */
 export function createGrpcStreamPath<I extends DescMessage, O extends DescMessage>(
   opts: GrpcStreamPathOptions<I, O>,
@@ -72,26 +69,32 @@ export function createGrpcStreamPath<I extends DescMessage, O extends DescMessag
       return req.headers["grpc-timeout"] === undefined;
     },
     serve(req, res) {
+      // The context is built here rather than with connect-es' createHandlerContext,
+      // which adds a linked abort controller, a deadline and three header copies
+      // per stream: this path has no deadline (requests with one go to connect-es).
       const aborted = new AbortController();
       const onGone = () => aborted.abort(new ConnectError("client went away", Code.Aborted));
       res.once("close", onGone);
-      const ctx = createHandlerContext({
+      const ctx: HandlerContext = {
         service: method.parent,
         method,
         protocolName: "grpc",
         requestMethod: "POST",
         url: req.url,
-        timeoutMs: undefined,
-        requestSignal: aborted.signal,
+        timeoutMs: noDeadline,
+        signal: aborted.signal,
         requestHeader: requestHeaders(req.headers),
-        responseHeader: { "content-type": "application/grpc+proto" },
-        responseTrailer: { "grpc-status": "0" },
-        contextValues: undefined,
-      });
+        responseHeader: new Headers({ "content-type": "application/grpc+proto" }),
+        responseTrailer: new Headers(),
+        values: createContextValues(),
+      };
       const gzip = acceptsGzip(req.headers["grpc-accept-encoding"]);
       if (gzip) ctx.responseHeader.set("grpc-encoding", "gzip");
       void respond(res, impl(readMessages(req, method.input, readMaxBytes), ctx), ctx, method.output, gzip ? compressMinBytes : Infinity)
-        .finally(() => res.off("close", onGone));
+        .then((error) => {
+          res.off("close", onGone);
+          if (!aborted.signal.aborted) aborted.abort(error);
+        });
     },
   };
 }
@@ -126,14 +129,14 @@ async function* readMessages<I extends DescMessage>(
   if (pending.length > 0) throw new ConnectError("request ended inside a message", Code.InvalidArgument);
 }
 
-/** Writes the implementation's messages, then the trailers; never throws. */
+/** Writes the implementation's messages, then the trailers; never throws; resolves with the error it ended with. */
 async function respond<O extends DescMessage>(
   res: http2.Http2ServerResponse,
   messages: AsyncIterable<MessageShape<O>>,
-  ctx: ContextController,
+  ctx: HandlerContext,
   schema: O,
   compressFrom: number,
-): Promise<void> {
+): Promise<ConnectError | undefined> {
   const it = messages[Symbol.asyncIterator]();
   const write = createWriter(res);
   let error: ConnectError | undefined;
@@ -150,8 +153,7 @@ async function respond<O extends DescMessage>(
   } finally {
     await it.return?.().catch(() => {});
   }
-  ctx.abort(error);
-  if (res.destroyed || res.writableEnded) return;
+  if (res.destroyed || res.writableEnded) return error;
   setTrailerStatus(ctx.responseTrailer, error);
   if (!res.headersSent) res.writeHead(200, nodeHeaders(ctx.responseHeader));
   // A client still sending would block on flow control once nobody reads: after
@@ -164,6 +166,7 @@ async function respond<O extends DescMessage>(
   );
   res.addTrailers(nodeHeaders(ctx.responseTrailer));
   res.end();
+  return error;
 }
 
 /**
@@ -205,6 +208,8 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   out.set(b, a.length);
   return out;
 }
+
+const noDeadline = (): undefined => undefined;
 
 function acceptsGzip(header: string | string[] | undefined): boolean {
   const value = Array.isArray(header) ? header.join(",") : (header ?? "");
