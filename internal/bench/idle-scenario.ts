@@ -69,6 +69,7 @@ export async function runIdle(
     // own connection for that call, and a device's connection is part of its cost.
     const gatewayBefore = sumRss(watched, isGateway);
     const loadgenBefore = sumRss(watched, (p) => p.role === "loadgen");
+    progress(`idle: gateway RSS ${Math.round(gatewayBefore / 104_857.6) / 10} MiB; starting ${pairs.length} conversations`);
     await startConversations(pairs, options.connectConcurrency);
     progress(`idle: connecting ${n} devices, ${options.connectConcurrency} at a time`);
     const connect = await connectGroup(devices, options.connectConcurrency, 120_000);

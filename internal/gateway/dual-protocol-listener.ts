@@ -33,25 +33,39 @@ export function createDualProtocolListener(handler: Handler, liveness: LivenessC
   const sockets = new Set<net.Socket>();
   // A peer that vanished without FIN (half-open) never errors a write until
   // buffers fill: HTTP/2 PINGs find it within pingTimeoutMs, and destroying the
-  // session aborts its streams, which ends their device sessions.
-  h2.on("session", (session) => {
-    let outstandingSince = 0;
-    const timer = setInterval(() => {
-      if (session.destroyed || session.closed) return clearInterval(timer);
-      if (outstandingSince > 0) {
-        if (Date.now() - outstandingSince >= liveness.pingTimeoutMs) {
-          clearInterval(timer);
+  // session aborts its streams, which ends their device sessions. One sweep
+  // for all sessions rather than a timer each: a gateway holds 10^5 of them.
+  const period = Math.max(50, Math.min(liveness.pingIntervalMs, liveness.pingTimeoutMs / 2));
+  const watched = new Map<http2.ServerHttp2Session, { dueAtMs: number; outstandingSinceMs: number }>();
+  let sweeper: ReturnType<typeof setInterval> | undefined;
+  const sweep = () => {
+    const now = Date.now();
+    for (const [session, state] of watched) {
+      if (session.destroyed || session.closed) {
+        watched.delete(session);
+      } else if (state.outstandingSinceMs > 0) {
+        if (now - state.outstandingSinceMs >= liveness.pingTimeoutMs) {
+          watched.delete(session);
           session.destroy();
         }
-        return;
+      } else if (now >= state.dueAtMs) {
+        state.dueAtMs = now + period;
+        state.outstandingSinceMs = now;
+        const sent = session.ping((err) => {
+          if (!err) state.outstandingSinceMs = 0;
+        });
+        if (!sent) state.outstandingSinceMs = 0;
       }
-      outstandingSince = Date.now();
-      const sent = session.ping((err) => {
-        if (!err) outstandingSince = 0;
-      });
-      if (!sent) outstandingSince = 0;
-    }, Math.max(50, Math.min(liveness.pingIntervalMs, liveness.pingTimeoutMs / 2)));
-    session.once("close", () => clearInterval(timer));
+    }
+    if (watched.size === 0) {
+      clearInterval(sweeper);
+      sweeper = undefined;
+    }
+  };
+  h2.on("session", (session) => {
+    watched.set(session, { dueAtMs: Date.now() + period, outstandingSinceMs: 0 });
+    sweeper ??= setInterval(sweep, Math.min(period, 1_000));
+    session.once("close", () => watched.delete(session));
   });
   const front = net.createServer((socket) => {
     sockets.add(socket);

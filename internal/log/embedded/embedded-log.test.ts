@@ -95,6 +95,36 @@ describe("offset commits", () => {
   });
 });
 
+describe("the in-memory tail of recent records", () => {
+  test("reads give what SQLite holds, at every offset, as the tail fills and is trimmed", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "embedded-log-"));
+    const path = join(dir, "messages.sqlite");
+    try {
+      const storage = openSqliteLogStorage({ path, partitionCount: 2, tailRecords: 3 });
+      // Appends in separate commits and several in one, across both partitions.
+      for (let i = 0; i < 7; i++) {
+        const batch = [{ partition: i % 2, key: `k${i}`, value: new Uint8Array([i]) }];
+        if (i % 3 === 0) batch.push({ partition: 1, key: `x${i}`, value: new Uint8Array([100 + i]) });
+        await Promise.all([storage.append(batch), storage.append([{ partition: 0, key: `y${i}`, value: new Uint8Array([200 + i]) }])]);
+        // A second handle has no tail: every read of it comes from SQLite.
+        const fromSqlite = openSqliteLogStorage({ path, partitionCount: 2, tailRecords: 0 });
+        for (const partition of [0, 1]) {
+          for (let from = 0; from <= 14; from++) {
+            for (const max of [1, 2, 5, 100]) {
+              const plain = (rs: ReturnType<typeof storage.read>) => rs.map((r) => ({ ...r, value: [...r.value] }));
+              expect(plain(storage.read(partition, from, max))).toEqual(plain(fromSqlite.read(partition, from, max)));
+            }
+          }
+        }
+        fromSqlite.close();
+      }
+      storage.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("assignPartitions", () => {
   const [a, b, c] = [{ id: "a" }, { id: "b" }, { id: "c" }];
   const ids = (owners: readonly ({ id: string } | undefined)[]) => owners.map((owner) => owner?.id ?? "-").join("");

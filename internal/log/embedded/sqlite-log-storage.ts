@@ -72,9 +72,24 @@ CREATE TABLE IF NOT EXISTS log_group_offsets (
 ) WITHOUT ROWID;
 `;
 
+/**
+ * Records kept in memory per partition after their commit (default
+ * DEFAULT_TAIL_RECORDS): consumers keep up with the head almost always, so
+ * they read the newest records from here instead of querying SQLite for
+ * what this process has just written.
+ */
+export const DEFAULT_TAIL_RECORDS = 512;
+
+/** The newest committed records of one partition, in offset order. */
+interface Tail {
+  firstOffset: number;
+  records: LogRecord[];
+}
+
 /** Opens (creating if needed) the log at `path`; refuses a partition count other than the stored one. */
-export function openSqliteLogStorage(cfg: { path: string; partitionCount: number }): SqliteLogStorage {
+export function openSqliteLogStorage(cfg: { path: string; partitionCount: number; tailRecords?: number }): SqliteLogStorage {
   const { partitionCount } = cfg;
+  const tailRecords = cfg.tailRecords ?? DEFAULT_TAIL_RECORDS;
   if (!Number.isInteger(partitionCount) || partitionCount < 1) {
     throw new RangeError(`embedded log: partitionCount must be a positive integer, got ${partitionCount}`);
   }
@@ -108,6 +123,8 @@ export function openSqliteLogStorage(cfg: { path: string; partitionCount: number
   // Offsets are handed out in memory, before the transaction runs, so the positions of a
   // whole group commit are known up front; a failed transaction restores them.
   const endOffsets = loadEndOffsets(db, partitionCount);
+  // Starts empty at the end offsets: older records are read from SQLite.
+  const tails: Tail[] = endOffsets.map((end) => ({ firstOffset: end, records: [] }));
   const waiters = Array.from({ length: partitionCount }, () => new Set<() => void>());
   let pending: PendingAppend[] = [];
   /** Offset commits not yet written, by group and partition. */
@@ -160,12 +177,31 @@ export function openSqliteLogStorage(cfg: { path: string; partitionCount: number
       return;
     }
     batch.forEach((request, i) => request.resolve(results[i]!));
+    if (tailRecords > 0) keepInTail(batch, results);
     // Wake consumers only after the commit: they must never see a record that could still roll back.
     for (let partition = 0; partition < partitionCount; partition++) {
       if (endOffsets[partition] === before[partition]) continue;
       const woken = waiters[partition]!;
       for (const wake of [...woken]) wake();
       woken.clear();
+    }
+  }
+
+  /** Adds committed records to their partitions' tails (offsets are consecutive per partition). */
+  function keepInTail(batch: readonly PendingAppend[], results: readonly LogPosition[][]): void {
+    const touched = new Set<Tail>();
+    batch.forEach((request, i) => {
+      request.records.forEach((record, j) => {
+        const tail = tails[record.partition]!;
+        tail.records.push({ partition: record.partition, offset: results[i]![j]!.offset, key: record.key, value: record.value });
+        touched.add(tail);
+      });
+    });
+    for (const tail of touched) {
+      const excess = tail.records.length - tailRecords;
+      if (excess <= 0) continue;
+      tail.records.splice(0, excess);
+      tail.firstOffset += excess;
     }
   }
 
@@ -200,6 +236,11 @@ export function openSqliteLogStorage(cfg: { path: string; partitionCount: number
     },
     read(partition, fromOffset, maxRecords) {
       if (fromOffset >= endOffsets[partition]!) return [];
+      const tail = tails[partition]!;
+      if (fromOffset >= tail.firstOffset) {
+        const at = fromOffset - tail.firstOffset;
+        return tail.records.slice(at, at + maxRecords);
+      }
       return selectRecords.all(partition, fromOffset, maxRecords).map((row) => ({
         partition,
         offset: row.record_offset,
