@@ -21,7 +21,6 @@ export interface GrpcStreamPathOptions<I extends DescMessage, O extends DescMess
 
 /** The lean path for one bidi method; `accepts` says which requests it takes, the rest stay with connect-es. */
 export interface GrpcStreamPath {
-  readonly requestPath: string;
   accepts(req: http2.Http2ServerRequest): boolean;
   serve(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): void;
 }
@@ -58,7 +57,6 @@ export function createGrpcStreamPath<I extends DescMessage, O extends DescMessag
   const requestPath = `/${method.parent.typeName}/${method.name}`;
 
   return {
-    requestPath,
     accepts(req) {
       if (req.httpVersionMajor !== 2 || req.method !== "POST") return false;
       if (req.url.split("?", 2)[0] !== requestPath) return false;
@@ -99,34 +97,106 @@ export function createGrpcStreamPath<I extends DescMessage, O extends DescMessag
   };
 }
 
-/** Request messages as they arrive; throws (and the implementation sees it) on a malformed or oversized envelope. */
-async function* readMessages<I extends DescMessage>(
+/** Decoded messages a reader holds before it pauses the request (HTTP/2 flow control then holds the client). */
+const READ_AHEAD = 16;
+
+/**
+ * Request messages as they arrive, decoded on `data` events (no async
+ * iterator over the request, which would add a generator and its promises
+ * per stream and per chunk). A malformed or oversized envelope fails the
+ * next read, which the implementation sees; the request ending or going
+ * away ends the messages.
+ */
+function readMessages<I extends DescMessage>(
   req: http2.Http2ServerRequest,
   schema: I,
   readMaxBytes: number,
-): AsyncGenerator<MessageShape<I>> {
+): AsyncIterable<MessageShape<I>> {
+  const ready: MessageShape<I>[] = [];
   let pending: Uint8Array = EMPTY;
-  for await (const chunk of req as AsyncIterable<Uint8Array>) {
+  let failure: unknown;
+  let ended = false;
+  let waiter: { resolve: (r: IteratorResult<MessageShape<I>>) => void; reject: (e: unknown) => void } | undefined;
+
+  const settle = () => {
+    const w = waiter;
+    if (!w) return;
+    if (ready.length > 0) {
+      waiter = undefined;
+      w.resolve({ value: ready.shift()!, done: false });
+    } else if (failure !== undefined) {
+      waiter = undefined;
+      w.reject(failure);
+    } else if (ended) {
+      waiter = undefined;
+      w.resolve({ value: undefined, done: true });
+    }
+  };
+  const stop = () => {
+    req.off("data", onData);
+    req.off("end", onEnd);
+    req.off("close", onEnd);
+  };
+  const fail = (err: unknown) => {
+    failure ??= err;
+    stop();
+    settle();
+  };
+  const onData = (chunk: Uint8Array) => {
     pending = pending.length === 0 ? chunk : concat(pending, chunk);
     let at = 0;
     while (pending.length - at >= HEADER_BYTES) {
       const flags = pending[at]!;
       const length = new DataView(pending.buffer, pending.byteOffset + at + 1, 4).getUint32(0);
       if (length > readMaxBytes) {
-        throw new ConnectError(`message size ${length} is larger than ${readMaxBytes}`, Code.ResourceExhausted);
+        return fail(new ConnectError(`message size ${length} is larger than ${readMaxBytes}`, Code.ResourceExhausted));
       }
       if ((flags & FLAG_COMPRESSED) !== 0) {
-        throw new ConnectError("compressed message without a grpc-encoding", Code.Internal);
+        return fail(new ConnectError("compressed message without a grpc-encoding", Code.Internal));
       }
       const end = at + HEADER_BYTES + length;
       if (pending.length < end) break;
-      const message = fromBinary(schema, pending.subarray(at + HEADER_BYTES, end));
+      try {
+        ready.push(fromBinary(schema, pending.subarray(at + HEADER_BYTES, end)));
+      } catch (err) {
+        return fail(err);
+      }
       at = end;
-      yield message;
     }
     pending = at === pending.length ? EMPTY : pending.subarray(at);
-  }
-  if (pending.length > 0) throw new ConnectError("request ended inside a message", Code.InvalidArgument);
+    if (ready.length >= READ_AHEAD) req.pause();
+    settle();
+  };
+  const onEnd = () => {
+    stop();
+    if (pending.length > 0) failure ??= new ConnectError("request ended inside a message", Code.InvalidArgument);
+    ended = true;
+    settle();
+  };
+  req.on("data", onData);
+  req.on("end", onEnd);
+  req.on("close", onEnd);
+
+  const iterator: AsyncIterator<MessageShape<I>> = {
+    next() {
+      if (ready.length > 0) {
+        const value = ready.shift()!;
+        if (ready.length < READ_AHEAD / 2 && req.isPaused()) req.resume();
+        return Promise.resolve({ value, done: false });
+      }
+      if (failure !== undefined) return Promise.reject(failure);
+      if (ended) return Promise.resolve({ value: undefined, done: true });
+      if (req.isPaused()) req.resume();
+      return new Promise((resolve, reject) => (waiter = { resolve, reject }));
+    },
+    return() {
+      stop();
+      ended = true;
+      ready.length = 0;
+      return Promise.resolve({ value: undefined, done: true });
+    },
+  };
+  return { [Symbol.asyncIterator]: () => iterator };
 }
 
 /** Writes the implementation's messages, then the trailers; never throws; resolves with the error it ended with. */
