@@ -17,6 +17,7 @@ import { createConversationViews } from "./conversation-views.ts";
 import { createDualProtocolListener } from "./dual-protocol-listener.ts";
 import { guardService } from "./guard.ts";
 import { createRateLimiter } from "./rate-limiter.ts";
+import { toConnectError } from "./error-mapping.ts";
 import { createGrpcStreamPath } from "./grpc-stream-path.ts";
 import { COMPRESS_MIN_BYTES, createRpcAdapter } from "./rpc-adapter.ts";
 import { createSessionHub, type SessionHub } from "./session-hub.ts";
@@ -106,7 +107,9 @@ export function createGateway(cfg: GatewayConfig, deps: GatewayDeps): Gateway {
           ? [
               createGrpcStreamPath({
                 method: ChatService.method.connect,
-                impl: chat.connect,
+                // Unguarded: the path maps errors itself, one generator less per stream.
+                impl: streams.connect,
+                toWireError: (err) => toConnectError(err, logger),
                 readMaxBytes,
                 compressMinBytes: COMPRESS_MIN_BYTES,
               }),

@@ -13,6 +13,8 @@ type BidiImpl<I extends DescMessage, O extends DescMessage> = (
 export interface GrpcStreamPathOptions<I extends DescMessage, O extends DescMessage> {
   readonly method: DescMethodBiDiStreaming<I, O>;
   readonly impl: BidiImpl<I, O>;
+  /** What an error thrown by `impl` becomes on the wire (the gateway's single error mapping). */
+  readonly toWireError: (err: unknown) => ConnectError;
   /** Largest request message accepted (the envelope's length). */
   readonly readMaxBytes: number;
   /** Response messages from this size on are gzipped when the client accepts gzip. */
@@ -53,7 +55,7 @@ const EMPTY = new Uint8Array(0);
 export function createGrpcStreamPath<I extends DescMessage, O extends DescMessage>(
   opts: GrpcStreamPathOptions<I, O>,
 ): GrpcStreamPath {
-  const { method, impl, readMaxBytes, compressMinBytes } = opts;
+  const { method, impl, toWireError, readMaxBytes, compressMinBytes } = opts;
   const requestPath = `/${method.parent.typeName}/${method.name}`;
 
   return {
@@ -88,7 +90,8 @@ export function createGrpcStreamPath<I extends DescMessage, O extends DescMessag
       };
       const gzip = acceptsGzip(req.headers["grpc-accept-encoding"]);
       if (gzip) ctx.responseHeader.set("grpc-encoding", "gzip");
-      void respond(res, impl(readMessages(req, method.input, readMaxBytes), ctx), ctx, method.output, gzip ? compressMinBytes : Infinity)
+      const messages = impl(readMessages(req, method.input, readMaxBytes), ctx);
+      void respond(res, messages, ctx, { schema: method.output, compressFrom: gzip ? compressMinBytes : Infinity, toWireError })
         .then((error) => {
           res.off("close", onGone);
           if (!aborted.signal.aborted) aborted.abort(error);
@@ -204,9 +207,9 @@ async function respond<O extends DescMessage>(
   res: http2.Http2ServerResponse,
   messages: AsyncIterable<MessageShape<O>>,
   ctx: HandlerContext,
-  schema: O,
-  compressFrom: number,
+  opts: { schema: O; compressFrom: number; toWireError: (err: unknown) => ConnectError },
 ): Promise<ConnectError | undefined> {
+  const { schema, compressFrom, toWireError } = opts;
   const it = messages[Symbol.asyncIterator]();
   const write = createWriter(res);
   let error: ConnectError | undefined;
@@ -219,7 +222,7 @@ async function respond<O extends DescMessage>(
       await write(envelopeOf(toBinary(schema, next.value), compressFrom));
     }
   } catch (err) {
-    error = ConnectError.from(err);
+    error = toWireError(err);
   } finally {
     await it.return?.().catch(() => {});
   }
