@@ -65,12 +65,12 @@ export function createDualProtocolListener(handler: Handler, liveness: LivenessC
   h2.on("session", (session) => {
     watched.set(session, { dueAtMs: Date.now() + period, outstandingSinceMs: 0 });
     sweeper ??= setInterval(sweep, Math.min(period, 1_000));
-    session.once("close", () => watched.delete(session));
+    session.on("close", () => watched.delete(session));
   });
   const front = net.createServer((socket) => {
     sockets.add(socket);
     socket.setKeepAlive(true, liveness.pingIntervalMs);
-    socket.once("close", () => sockets.delete(socket));
+    socket.on("close", () => sockets.delete(socket));
     socket.once("data", (chunk: Buffer) => {
       socket.pause();
       socket.unshift(chunk);

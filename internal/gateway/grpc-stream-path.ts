@@ -73,8 +73,7 @@ export function createGrpcStreamPath<I extends DescMessage, O extends DescMessag
       // which adds a linked abort controller, a deadline and three header copies
       // per stream: this path has no deadline (requests with one go to connect-es).
       const aborted = new AbortController();
-      const onGone = () => aborted.abort(new ConnectError("client went away", Code.Aborted));
-      res.once("close", onGone);
+      const write = createWriter(res, () => aborted.abort(new ConnectError("client went away", Code.Aborted)));
       const ctx: HandlerContext = {
         service: method.parent,
         method,
@@ -91,9 +90,8 @@ export function createGrpcStreamPath<I extends DescMessage, O extends DescMessag
       const gzip = acceptsGzip(req.headers["grpc-accept-encoding"]);
       if (gzip) ctx.responseHeader.set("grpc-encoding", "gzip");
       const messages = impl(readMessages(req, method.input, readMaxBytes), ctx);
-      void respond(res, messages, ctx, { schema: method.output, compressFrom: gzip ? compressMinBytes : Infinity, toWireError })
+      void respond(res, messages, ctx, write, { schema: method.output, compressFrom: gzip ? compressMinBytes : Infinity, toWireError })
         .then((error) => {
-          res.off("close", onGone);
           if (!aborted.signal.aborted) aborted.abort(error);
         });
     },
@@ -207,11 +205,11 @@ async function respond<O extends DescMessage>(
   res: http2.Http2ServerResponse,
   messages: AsyncIterable<MessageShape<O>>,
   ctx: HandlerContext,
+  write: (bytes: Uint8Array) => Promise<void>,
   opts: { schema: O; compressFrom: number; toWireError: (err: unknown) => ConnectError },
 ): Promise<ConnectError | undefined> {
   const { schema, compressFrom, toWireError } = opts;
   const it = messages[Symbol.asyncIterator]();
-  const write = createWriter(res);
   let error: ConnectError | undefined;
   try {
     for (;;) {
@@ -247,11 +245,15 @@ async function respond<O extends DescMessage>(
  * bytes (flow control permitting) or the response is gone. Waiting for that
  * before taking the next batch from the session is what makes a frame carry
  * every event queued meanwhile, and what stops draining a device's queue
- * while the device does not read.
+ * while the device does not read. `onClose` runs when the response closes
+ * (one listener per stream; `on`, as close comes once, saves `once`'s wrapper).
  */
-function createWriter(res: http2.Http2ServerResponse): (bytes: Uint8Array) => Promise<void> {
+function createWriter(res: http2.Http2ServerResponse, onClose: () => void): (bytes: Uint8Array) => Promise<void> {
   let waiting: (() => void) | undefined;
-  res.once("close", () => waiting?.());
+  res.on("close", () => {
+    onClose();
+    waiting?.();
+  });
   return (bytes) =>
     new Promise<void>((resolve, reject) => {
       if (res.destroyed) return resolve();

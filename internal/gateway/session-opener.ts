@@ -140,7 +140,9 @@ export function createSessionOpener(
       }
       const id = `${cfg.gatewayId}.${deps.clock.nowMs().toString(36)}.${(++sessionCounter).toString(36)}`;
       const session = createDeviceSession({ id, identity, kind, queueLimit: cfg.queueLimit, nowMs: deps.clock.nowMs() });
-      const log = logger.child({ sessionId: id, deviceId: identity.deviceId });
+      // Fields rather than a child logger: a pino child per session is an
+      // object and a bindings string held for the session's whole life.
+      const about = { sessionId: id, deviceId: identity.deviceId };
       hub.attach(session);
       // Register for live pushes BEFORE reading the store for catch-up: whatever
       // is stored after the read is pushed to this session (see runCatchUp).
@@ -178,14 +180,14 @@ export function createSessionOpener(
         deps.presence.unwatch(id);
         deps.presence.deviceDisconnected(identity.userId);
         // Compare-and-delete: never erases the route of a newer session.
-        await deps.routing.unregister(identity.deviceId, id).catch((err) => log.warn({ err }, "route cleanup failed"));
-        log.debug("session closed");
+        await deps.routing.unregister(identity.deviceId, id).catch((err) => logger.warn({ ...about, err }, "route cleanup failed"));
+        logger.debug(about, "session closed");
       });
       boundedCatchUp(session, cursors).catch((err) => {
-        log.error({ err }, "catch-up failed");
+        logger.error({ ...about, err }, "catch-up failed");
         session.close({ code: Code.Unavailable, reason: "INTERNAL", message: "catch-up failed; reconnect", retryAfterMs: 1000 });
       });
-      log.debug({ kind }, "session opened");
+      logger.debug({ ...about, kind }, "session opened");
       return session;
     },
   };
