@@ -55,164 +55,179 @@ export interface DeviceSession {
   readonly done: Promise<void>;
 }
 
-export function createDeviceSession(cfg: {
-  id: string;
-  identity: Identity;
-  kind: "bidi" | "subscribe";
-  queueLimit: number;
-  nowMs: number;
-}): DeviceSession {
-  const queue: ServerEvent[] = [];
-  const buffered: Exclude<DeliveryEvent, { type: "evict" }>[] = [];
-  const sentUpTo = new Map<ConversationId, Seq>();
-  let live = false;
-  let lastTouchMs = cfg.nowMs;
-  let closeReason: Reason | undefined;
-  let closed = false;
-  let failure: ConnectError | undefined;
-  let wakeReader: (() => void) | undefined;
-  let wakeWriters: (() => void)[] = [];
-  let resolveDone!: () => void;
-  const done = new Promise<void>((r) => (resolveDone = r));
+interface SessionConfig {
+  readonly id: string;
+  readonly identity: Identity;
+  readonly kind: "bidi" | "subscribe";
+  readonly queueLimit: number;
+  readonly nowMs: number;
+}
 
-  const wake = () => {
-    wakeReader?.();
-    wakeReader = undefined;
-  };
-  const push = (e: ServerEvent) => {
-    queue.push(e);
-    wake();
-  };
+type LiveEvent = Exclude<DeliveryEvent, { type: "evict" }>;
 
-  const close: DeviceSession["close"] = (end) => {
-    if (closed) return;
-    closed = true;
-    closeReason = end?.reason;
+export function createDeviceSession(cfg: SessionConfig): DeviceSession {
+  return new Session(cfg);
+}
+
+/**
+ * A class rather than a closure-built object: a gateway holds one per open
+ * stream, 10^5 of them, and methods on the prototype are shared instead of
+ * being a set of closures per session.
+ */
+class Session implements DeviceSession {
+  readonly id: string;
+  readonly identity: Identity;
+  readonly kind: "bidi" | "subscribe";
+  readonly done: Promise<void>;
+  closed = false;
+  live = false;
+  lastTouchMs: number;
+  closeReason: Reason | undefined;
+  private readonly queueLimit: number;
+  private readonly queue: ServerEvent[] = [];
+  private readonly buffered: LiveEvent[] = [];
+  private readonly sent = new Map<ConversationId, Seq>();
+  private failure: ConnectError | undefined;
+  private wakeReader: (() => void) | undefined;
+  private wakeWriters: (() => void)[] = [];
+  private resolveDone!: () => void;
+
+  constructor(cfg: SessionConfig) {
+    this.id = cfg.id;
+    this.identity = cfg.identity;
+    this.kind = cfg.kind;
+    this.queueLimit = cfg.queueLimit;
+    this.lastTouchMs = cfg.nowMs;
+    this.done = new Promise<void>((r) => (this.resolveDone = r));
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  sentUpTo(conversationId: ConversationId): Seq {
+    return this.sent.get(conversationId) ?? 0;
+  }
+
+  touch(nowMs: number): void {
+    this.lastTouchMs = nowMs;
+  }
+
+  close(end?: { code: Code; reason: Reason; message: string; retryAfterMs?: number }): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeReason = end?.reason;
     // A device cut for not reading would get the queue only once it reads
     // again, and until then (its connection may stay healthy for hours) the
     // queue would sit here at its limit. Everything in it is re-sent by the
     // catch-up from the device's cursors, so it goes now.
-    if (end?.reason === "SLOW_CONSUMER") queue.length = 0;
+    if (end?.reason === "SLOW_CONSUMER") this.queue.length = 0;
     if (end) {
       // Queued behind what is already queued (order is kept); the error then
       // ends the stream, so a client that missed the event still sees the code.
-      queue.push(
+      this.queue.push(
         serverEvent({
           case: "reconnect",
           value: { $typeName: "chat.v1.Reconnect", reason: wireReason(end.reason), retryAfterMs: end.retryAfterMs ?? 0 },
         }),
       );
-      failure = connectError(end.code, end.reason, end.message);
+      this.failure = connectError(end.code, end.reason, end.message);
     }
-    buffered.length = 0;
-    for (const w of wakeWriters) w();
-    wakeWriters = [];
-    wake();
-    resolveDone();
-  };
+    this.buffered.length = 0;
+    const writers = this.wakeWriters;
+    this.wakeWriters = [];
+    for (const w of writers) w();
+    this.wake();
+    this.resolveDone();
+  }
 
-  const enqueueLive = (e: Exclude<DeliveryEvent, { type: "evict" }>) => {
-    if (e.type === "message") {
-      const last = sentUpTo.get(e.message.conversationId) ?? 0;
-      if (e.message.seq <= last) return; // already sent (catch-up or a redelivered push)
-      sentUpTo.set(e.message.conversationId, e.message.seq);
+  async sendSync(event: ServerEvent, messageSeq?: { conversationId: ConversationId; seq: Seq }): Promise<void> {
+    while (!this.closed && this.queue.length >= this.queueLimit) {
+      await new Promise<void>((r) => this.wakeWriters.push(r));
     }
-    if (queue.length >= cfg.queueLimit) {
-      close({ code: Code.ResourceExhausted, reason: "SLOW_CONSUMER", message: "outbound queue full; resync from cursors" });
+    if (this.closed) return;
+    if (messageSeq) {
+      const last = this.sent.get(messageSeq.conversationId) ?? 0;
+      if (messageSeq.seq > last) this.sent.set(messageSeq.conversationId, messageSeq.seq);
+    }
+    this.push(event);
+  }
+
+  sendControl(event: ServerEvent): void {
+    if (this.closed) return;
+    if (this.queue.length >= this.queueLimit) {
+      this.close({ code: Code.ResourceExhausted, reason: "SLOW_CONSUMER", message: "outbound queue full; resync from cursors" });
       return;
     }
-    push(deliveryToWire(e));
-  };
+    this.push(event);
+  }
 
-  return {
-    id: cfg.id,
-    identity: cfg.identity,
-    kind: cfg.kind,
-    get closed() {
-      return closed;
-    },
-    get lastTouchMs() {
-      return lastTouchMs;
-    },
-    get queued() {
-      return queue.length;
-    },
-    get live() {
-      return live;
-    },
-    sentUpTo(conversationId) {
-      return sentUpTo.get(conversationId) ?? 0;
-    },
-    get closeReason() {
-      return closeReason;
-    },
-    touch(nowMs) {
-      lastTouchMs = nowMs;
-    },
-    done,
-    async sendSync(event, messageSeq) {
-      while (!closed && queue.length >= cfg.queueLimit) {
-        await new Promise<void>((r) => wakeWriters.push(r));
-      }
-      if (closed) return;
-      if (messageSeq) {
-        const last = sentUpTo.get(messageSeq.conversationId) ?? 0;
-        if (messageSeq.seq > last) sentUpTo.set(messageSeq.conversationId, messageSeq.seq);
-      }
-      push(event);
-    },
-    sendControl(event) {
-      if (closed) return;
-      if (queue.length >= cfg.queueLimit) {
-        close({ code: Code.ResourceExhausted, reason: "SLOW_CONSUMER", message: "outbound queue full; resync from cursors" });
+  deliver(event: LiveEvent): void {
+    if (this.closed) return;
+    if (!this.live) {
+      if (this.buffered.length >= this.queueLimit) {
+        this.close({ code: Code.ResourceExhausted, reason: "SLOW_CONSUMER", message: "too many events during catch-up" });
         return;
       }
-      push(event);
-    },
-    deliver(event) {
-      if (closed) return;
-      if (!live) {
-        if (buffered.length >= cfg.queueLimit) {
-          close({ code: Code.ResourceExhausted, reason: "SLOW_CONSUMER", message: "too many events during catch-up" });
-          return;
-        }
-        buffered.push(event);
-        return;
-      }
-      enqueueLive(event);
-    },
-    goLive() {
-      if (closed || live) return;
-      live = true;
-      const pending = buffered.splice(0);
-      for (const e of pending) {
-        if (closed) return;
-        enqueueLive(e);
-      }
-    },
-    close,
-    async *batches(maxBatch) {
-      try {
-        for (;;) {
-          if (queue.length > 0) {
-            const batch = queue.splice(0, maxBatch);
-            if (wakeWriters.length > 0 && queue.length < cfg.queueLimit) {
-              const ws = wakeWriters;
-              wakeWriters = [];
-              for (const w of ws) w();
-            }
-            yield batch;
-            continue;
+      this.buffered.push(event);
+      return;
+    }
+    this.enqueueLive(event);
+  }
+
+  goLive(): void {
+    if (this.closed || this.live) return;
+    this.live = true;
+    const pending = this.buffered.splice(0);
+    for (const e of pending) {
+      if (this.closed) return;
+      this.enqueueLive(e);
+    }
+  }
+
+  async *batches(maxBatch: number): AsyncGenerator<ServerEvent[]> {
+    try {
+      for (;;) {
+        if (this.queue.length > 0) {
+          const batch = this.queue.splice(0, maxBatch);
+          if (this.wakeWriters.length > 0 && this.queue.length < this.queueLimit) {
+            const writers = this.wakeWriters;
+            this.wakeWriters = [];
+            for (const w of writers) w();
           }
-          if (closed) break;
-          await new Promise<void>((r) => (wakeReader = r));
+          yield batch;
+          continue;
         }
-        if (failure) throw failure;
-      } finally {
-        // The consumer went away (client cancelled, connection lost): the session ends too.
-        if (!closed) close();
+        if (this.closed) break;
+        await new Promise<void>((r) => (this.wakeReader = r));
       }
-    },
-  };
-}
+      if (this.failure) throw this.failure;
+    } finally {
+      // The consumer went away (client cancelled, connection lost): the session ends too.
+      if (!this.closed) this.close();
+    }
+  }
 
+  private wake(): void {
+    this.wakeReader?.();
+    this.wakeReader = undefined;
+  }
+
+  private push(e: ServerEvent): void {
+    this.queue.push(e);
+    this.wake();
+  }
+
+  private enqueueLive(e: LiveEvent): void {
+    if (e.type === "message") {
+      const last = this.sent.get(e.message.conversationId) ?? 0;
+      if (e.message.seq <= last) return; // already sent (catch-up or a redelivered push)
+      this.sent.set(e.message.conversationId, e.message.seq);
+    }
+    if (this.queue.length >= this.queueLimit) {
+      this.close({ code: Code.ResourceExhausted, reason: "SLOW_CONSUMER", message: "outbound queue full; resync from cursors" });
+      return;
+    }
+    this.push(deliveryToWire(e));
+  }
+}
