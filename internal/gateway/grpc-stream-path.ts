@@ -1,5 +1,5 @@
-import { fromBinary, toBinary, type DescMessage, type DescMethodBiDiStreaming, type MessageShape } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextValues, type HandlerContext } from "@connectrpc/connect";
+import { fromBinary, toBinary, type DescMessage, type DescMethod, type DescMethodBiDiStreaming, type DescService, type MessageShape } from "@bufbuild/protobuf";
+import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import type http2 from "node:http2";
 import { gzipSync } from "node:zlib";
@@ -69,24 +69,9 @@ export function createGrpcStreamPath<I extends DescMessage, O extends DescMessag
       return req.headers["grpc-timeout"] === undefined;
     },
     serve(req, res) {
-      // The context is built here rather than with connect-es' createHandlerContext,
-      // which adds a linked abort controller, a deadline and three header copies
-      // per stream: this path has no deadline (requests with one go to connect-es).
       const aborted = new AbortController();
       const write = createWriter(res, () => aborted.abort(new ConnectError("client went away", Code.Aborted)));
-      const ctx: HandlerContext = {
-        service: method.parent,
-        method,
-        protocolName: "grpc",
-        requestMethod: "POST",
-        url: req.url,
-        timeoutMs: noDeadline,
-        signal: aborted.signal,
-        requestHeader: requestHeaders(req.headers),
-        responseHeader: new Headers({ "content-type": "application/grpc+proto" }),
-        responseTrailer: new Headers(),
-        values: createContextValues(),
-      };
+      const ctx = new StreamContext(method, req, aborted.signal);
       const gzip = acceptsGzip(req.headers["grpc-accept-encoding"]);
       if (gzip) ctx.responseHeader.set("grpc-encoding", "gzip");
       const messages = impl(readMessages(req, method.input, readMaxBytes), ctx);
@@ -96,6 +81,59 @@ export function createGrpcStreamPath<I extends DescMessage, O extends DescMessag
         });
     },
   };
+}
+
+/**
+ * The handler context of one stream, built here rather than with connect-es'
+ * createHandlerContext (which adds a linked abort controller, a deadline and
+ * three header copies per stream; this path has no deadline, requests with
+ * one go to connect-es). What an idle stream does not use is not built:
+ * request headers are read from the request on access (the request keeps its
+ * own copy anyway), the trailers and context values are made when first used.
+ */
+class StreamContext implements HandlerContext {
+  readonly protocolName = "grpc";
+  readonly requestMethod = "POST";
+  readonly service: DescService;
+  readonly url: string;
+  private header: Headers | undefined;
+  private trailer: Headers | undefined;
+  private contextValues: ContextValues | undefined;
+
+  constructor(
+    readonly method: DescMethod,
+    private readonly req: http2.Http2ServerRequest,
+    readonly signal: AbortSignal,
+  ) {
+    this.service = method.parent;
+    this.url = req.url;
+  }
+
+  timeoutMs(): undefined {
+    return undefined;
+  }
+
+  get requestHeader(): Headers {
+    const out = new Headers();
+    for (const [name, value] of Object.entries(this.req.headers)) {
+      if (name.startsWith(":") || value === undefined) continue;
+      if (Array.isArray(value)) for (const v of value) out.append(name, v);
+      else out.set(name, String(value));
+    }
+    return out;
+  }
+
+  get responseHeader(): Headers {
+    return (this.header ??= new Headers({ "content-type": "application/grpc+proto" }));
+  }
+
+  get responseTrailer(): Headers {
+    return (this.trailer ??= new Headers());
+  }
+
+  get values(): ContextValues {
+    return (this.contextValues ??= createContextValues());
+  }
 }
 
 /** Decoded messages a reader holds before it pauses the request (HTTP/2 flow control then holds the client). */
@@ -284,21 +322,10 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
-const noDeadline = (): undefined => undefined;
 
 function acceptsGzip(header: string | string[] | undefined): boolean {
   const value = Array.isArray(header) ? header.join(",") : (header ?? "");
   return value.split(",").some((e) => e.trim() === "gzip");
-}
-
-function requestHeaders(headers: http2.IncomingHttpHeaders): Headers {
-  const out = new Headers();
-  for (const [name, value] of Object.entries(headers)) {
-    if (name.startsWith(":") || value === undefined) continue;
-    if (Array.isArray(value)) for (const v of value) out.append(name, v);
-    else out.set(name, String(value));
-  }
-  return out;
 }
 
 function nodeHeaders(headers: Headers): Record<string, string> {
