@@ -187,21 +187,32 @@ export function createStreamHandlers(deps: StreamHandlerDeps) {
     return false;
   }
 
-  async function readFrames(
-    session: DeviceSession,
-    frames: AsyncIterator<ConnectRequest>,
-    idleTimeoutMs: number,
-  ): Promise<void> {
-    let idle: ReturnType<typeof setTimeout> | undefined;
-    const arm = () => {
-      clearTimeout(idle);
-      idle = setTimeout(
-        () => session.close({ code: Code.Unavailable, reason: "HEARTBEAT_TIMEOUT", message: "no frame within the idle timeout" }),
-        idleTimeoutMs,
-      );
-    };
+  /**
+   * Bidi streams reading frames: when each last heard from its device and
+   * whether one of its frames is being handled. One sweep closes the silent
+   * ones, rather than a timer per stream re-armed on every frame.
+   */
+  const reading = new Map<DeviceSession, { lastFrameMs: number; busy: boolean }>();
+  const sweepPeriodMs = Math.max(50, Math.min(1_000, Math.floor(deps.idleTimeoutMs / 4)));
+  let sweeper: ReturnType<typeof setInterval> | undefined;
+  const sweepIdle = () => {
+    const now = Date.now();
+    for (const [session, state] of reading) {
+      if (state.busy || now - state.lastFrameMs < deps.idleTimeoutMs) continue;
+      reading.delete(session);
+      session.close({ code: Code.Unavailable, reason: "HEARTBEAT_TIMEOUT", message: "no frame within the idle timeout" });
+    }
+    if (reading.size === 0) {
+      clearInterval(sweeper);
+      sweeper = undefined;
+    }
+  };
+
+  async function readFrames(session: DeviceSession, frames: AsyncIterator<ConnectRequest>): Promise<void> {
+    const state = { lastFrameMs: Date.now(), busy: false };
+    reading.set(session, state);
+    sweeper ??= setInterval(sweepIdle, sweepPeriodMs);
     try {
-      arm();
       for (;;) {
         let next: IteratorResult<ConnectRequest>;
         try {
@@ -216,14 +227,15 @@ export function createStreamHandlers(deps: StreamHandlerDeps) {
         const frame = next.value.frame;
         // Frames are handled one at a time, so the next one is not read while
         // this one waits on the log or the store: that wait is the server's,
-        // not the client's silence, and must not count towards the idle timeout.
-        clearTimeout(idle);
+        // not the client's silence, and does not count towards the idle timeout.
+        state.busy = true;
         const ended = frame.case === "batch" ? await handleBatch(session, frame.value.frames) : await handleFrame(session, frame);
-        arm();
+        state.busy = false;
+        state.lastFrameMs = Date.now();
         if (ended) return;
       }
     } finally {
-      clearTimeout(idle);
+      reading.delete(session);
       // Client half-closed or went away: end the session (its cleanup runs on `done`).
       session.close();
     }
@@ -251,7 +263,7 @@ export function createStreamHandlers(deps: StreamHandlerDeps) {
       } catch (err) {
         throw toConnectError(err, logger);
       }
-      void readFrames(session, frames, deps.idleTimeoutMs);
+      void readFrames(session, frames);
       ctx.signal.addEventListener("abort", () => session.close(), { once: true });
       for await (const batch of session.batches(batchSize(batched))) {
         yield { $typeName: "chat.v1.ConnectResponse", ...frameOf(batch, batched) };
