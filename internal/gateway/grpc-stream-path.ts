@@ -175,6 +175,7 @@ function readMessages<I extends DescMessage>(
     req.off("data", onData);
     req.off("end", onEnd);
     req.off("close", onEnd);
+    // The error listener stays: an error event without one would throw.
   };
   const fail = (err: unknown) => {
     failure ??= err;
@@ -215,6 +216,7 @@ function readMessages<I extends DescMessage>(
   req.on("data", onData);
   req.on("end", onEnd);
   req.on("close", onEnd);
+  req.on("error", (err) => fail(err));
 
   const iterator: AsyncIterator<MessageShape<I>> = {
     next() {
