@@ -1,3 +1,5 @@
+import { envelopeOf } from "../gateway/grpc-stream-path.ts";
+
 /**
  * Just enough of HTTP/2 (RFC 9113) and HPACK (RFC 7541) to hold one gRPC
  * stream open by hand: frame encoding and parsing, and a header block made
@@ -126,11 +128,10 @@ export function encodeHeaderBlock(headers: readonly (readonly [string, string])[
   return Buffer.concat(headers.flatMap(([name, value]) => [Buffer.from([0]), hpackString(name), hpackString(value)]));
 }
 
-/** gRPC length-prefixed message framing (uncompressed). */
+/** gRPC length-prefixed message framing (uncompressed; the gateway's own envelope, as a Buffer). */
 export function grpcMessage(body: Uint8Array): Buffer {
-  const head = Buffer.alloc(5);
-  head.writeUInt32BE(body.length, 1);
-  return Buffer.concat([head, body]);
+  const framed = envelopeOf(body, Infinity);
+  return Buffer.from(framed.buffer, framed.byteOffset, framed.byteLength);
 }
 
 /** Reassembles gRPC messages from DATA payloads that may split or join them. */

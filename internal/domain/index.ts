@@ -5,3 +5,4 @@ export * from "./clock.ts";
 export * from "./manual-clock.ts";
 export * from "./slots.ts";
 export * from "./sleep.ts";
+export * from "./sweep.ts";

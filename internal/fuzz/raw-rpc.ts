@@ -1,4 +1,5 @@
 import http2 from "node:http2";
+import { envelopeOf } from "../gateway/grpc-stream-path.ts";
 
 /** What the server answered, protocol-independent. */
 export interface RawAnswer {
@@ -7,12 +8,8 @@ export interface RawAnswer {
   readonly message: string;
 }
 
-const grpcFrame = (payload: Uint8Array): Uint8Array => {
-  const out = new Uint8Array(5 + payload.length);
-  new DataView(out.buffer).setUint32(1, payload.length);
-  out.set(payload, 5);
-  return out;
-};
+/** One uncompressed gRPC message (the gateway's own framing). */
+const grpcFrame = (payload: Uint8Array): Uint8Array => envelopeOf(payload, Infinity);
 
 /**
  * Sends raw bytes as one gRPC message to `path` over an existing HTTP/2

@@ -1,6 +1,7 @@
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
+import { createSweep } from "../domain/index.ts";
 
 type Handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
 
@@ -36,19 +37,16 @@ export function createDualProtocolListener(handler: Handler, liveness: LivenessC
   // session aborts its streams, which ends their device sessions. One sweep
   // for all sessions rather than a timer each: a gateway holds 10^5 of them.
   const period = Math.max(50, Math.min(liveness.pingIntervalMs, liveness.pingTimeoutMs / 2));
-  const watched = new Map<http2.ServerHttp2Session, { dueAtMs: number; outstandingSinceMs: number }>();
-  let sweeper: ReturnType<typeof setInterval> | undefined;
-  const sweep = () => {
-    const now = Date.now();
-    for (const [session, state] of watched) {
-      if (session.destroyed || session.closed) {
-        watched.delete(session);
-      } else if (state.outstandingSinceMs > 0) {
-        if (now - state.outstandingSinceMs >= liveness.pingTimeoutMs) {
-          watched.delete(session);
-          session.destroy();
-        }
-      } else if (now >= state.dueAtMs) {
+  const pings = createSweep<http2.ServerHttp2Session, { dueAtMs: number; outstandingSinceMs: number }>(
+    Math.min(period, 1_000),
+    (session, state, now) => {
+      if (session.destroyed || session.closed) return true;
+      if (state.outstandingSinceMs > 0) {
+        if (now - state.outstandingSinceMs < liveness.pingTimeoutMs) return false;
+        session.destroy();
+        return true;
+      }
+      if (now >= state.dueAtMs) {
         state.dueAtMs = now + period;
         state.outstandingSinceMs = now;
         const sent = session.ping((err) => {
@@ -56,16 +54,12 @@ export function createDualProtocolListener(handler: Handler, liveness: LivenessC
         });
         if (!sent) state.outstandingSinceMs = 0;
       }
-    }
-    if (watched.size === 0) {
-      clearInterval(sweeper);
-      sweeper = undefined;
-    }
-  };
+      return false;
+    },
+  );
   h2.on("session", (session) => {
-    watched.set(session, { dueAtMs: Date.now() + period, outstandingSinceMs: 0 });
-    sweeper ??= setInterval(sweep, Math.min(period, 1_000));
-    session.on("close", () => watched.delete(session));
+    pings.set(session, { dueAtMs: Date.now() + period, outstandingSinceMs: 0 });
+    session.on("close", () => pings.delete(session));
   });
   const front = net.createServer((socket) => {
     sockets.add(socket);

@@ -11,7 +11,7 @@ import type {
 } from "../../gen/chat/v1/chat_service_pb.ts";
 import type { Cursor } from "../../gen/chat/v1/types_pb.ts";
 import type { Identity, TokenSigner } from "../auth/index.ts";
-import { BackendUnavailableError, DomainError, unauthenticated, type ConversationId, type Seq } from "../domain/index.ts";
+import { BackendUnavailableError, createSweep, DomainError, unauthenticated, type ConversationId, type Seq } from "../domain/index.ts";
 import type { PresenceService } from "../presence/index.ts";
 import type { Commands } from "./commands.ts";
 import type { DeviceSession } from "./device-session.ts";
@@ -192,26 +192,18 @@ export function createStreamHandlers(deps: StreamHandlerDeps) {
    * whether one of its frames is being handled. One sweep closes the silent
    * ones, rather than a timer per stream re-armed on every frame.
    */
-  const reading = new Map<DeviceSession, { lastFrameMs: number; busy: boolean }>();
-  const sweepPeriodMs = Math.max(50, Math.min(1_000, Math.floor(deps.idleTimeoutMs / 4)));
-  let sweeper: ReturnType<typeof setInterval> | undefined;
-  const sweepIdle = () => {
-    const now = Date.now();
-    for (const [session, state] of reading) {
-      if (state.busy || now - state.lastFrameMs < deps.idleTimeoutMs) continue;
-      reading.delete(session);
+  const reading = createSweep<DeviceSession, { lastFrameMs: number; busy: boolean }>(
+    Math.max(50, Math.min(1_000, Math.floor(deps.idleTimeoutMs / 4))),
+    (session, state, now) => {
+      if (state.busy || now - state.lastFrameMs < deps.idleTimeoutMs) return false;
       session.close({ code: Code.Unavailable, reason: "HEARTBEAT_TIMEOUT", message: "no frame within the idle timeout" });
-    }
-    if (reading.size === 0) {
-      clearInterval(sweeper);
-      sweeper = undefined;
-    }
-  };
+      return true;
+    },
+  );
 
   async function readFrames(session: DeviceSession, frames: AsyncIterator<ConnectRequest>): Promise<void> {
     const state = { lastFrameMs: Date.now(), busy: false };
     reading.set(session, state);
-    sweeper ??= setInterval(sweepIdle, sweepPeriodMs);
     try {
       for (;;) {
         let next: IteratorResult<ConnectRequest>;

@@ -6,6 +6,7 @@ import { ChatService } from "../../../gen/chat/v1/chat_service_pb.ts";
 import { ErrorDetailSchema, ErrorReason } from "../../../gen/chat/v1/types_pb.ts";
 import { createTokenSigner } from "../../auth/index.ts";
 import { asDeviceId, asUserId } from "../../domain/index.ts";
+import { envelopeOf } from "../../gateway/grpc-stream-path.ts";
 import { isMessage, textOf } from "./event-helpers.ts";
 import { newDevice, type RawDevice } from "./raw-device.ts";
 import { describeEachMode, useTestServer } from "./test-servers.ts";
@@ -159,12 +160,7 @@ describeEachMode("bad input", (mode) => {
         req.end(body);
       });
     }
-    const grpcFrame = (payload: Uint8Array) => {
-      const out = new Uint8Array(5 + payload.length);
-      new DataView(out.buffer).setUint32(1, payload.length);
-      out.set(payload, 5);
-      return out;
-    };
+    const grpcFrame = (payload: Uint8Array) => envelopeOf(payload, Infinity);
     // SendMessageRequest{client_msg_id: uuid, conversation_id, text: 0xff 0xfe} — text is not UTF-8.
     const invalidUtf8 = () => {
       const enc = new TextEncoder();
