@@ -35,12 +35,12 @@ export interface Backends {
  * and redis for distributed mode). Nothing registers itself on import.
  */
 export async function openBackends(config: Config, deps: { clock: Clock; logger: Logger }): Promise<Backends> {
-  const { logUrl, storeUrl, redisUrl } = config.backends;
+  const { logUrl, storeUrl, redisUrl, sqliteCommitIntervalMs } = config.backends;
   const opened: { close(): Promise<void> }[] = [];
   try {
-    const store = await openStore(storeUrl, deps.logger);
+    const store = await openStore(storeUrl, sqliteCommitIntervalMs, deps.logger);
     opened.push(store);
-    const log = await openLog(logUrl, config.logPartitions, deps.logger);
+    const log = await openLog(logUrl, config.logPartitions, sqliteCommitIntervalMs, deps.logger);
     opened.push(log);
     const shared = redisUrl.startsWith("redis:");
     const redis = shared ? parseRedisUrl(redisUrl) : undefined;
@@ -67,21 +67,21 @@ export async function openBackends(config: Config, deps: { clock: Clock; logger:
   }
 }
 
-async function openStore(url: string, logger: Logger): Promise<MessageStore & AccountStore> {
+async function openStore(url: string, commitIntervalMs: number, logger: Logger): Promise<MessageStore & AccountStore> {
   if (url.startsWith("sqlite:")) {
     const path = url.slice("sqlite:".length);
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-    return createSqliteStore({ path });
+    return createSqliteStore({ path, commitIntervalMs });
   }
   if (url.startsWith("cassandra:")) return createCassandraStore(parseCassandraUrl(url), { logger });
   throw new Error(`unsupported STORE_URL ${url}`);
 }
 
-async function openLog(url: string, partitions: number, logger: Logger): Promise<MessageLog> {
+async function openLog(url: string, partitions: number, commitIntervalMs: number, logger: Logger): Promise<MessageLog> {
   if (url.startsWith("embedded:")) {
     const path = url.slice("embedded:".length);
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-    return createEmbeddedLog({ path, partitionCount: partitions }, { logger });
+    return createEmbeddedLog({ path, partitionCount: partitions, commitIntervalMs }, { logger });
   }
   if (url.startsWith("kafka:")) {
     const parsed = parseKafkaUrl(url);

@@ -49,6 +49,12 @@ export interface BackendsConfig {
   readonly storeUrl: string;
   /** `memory:` (single process) or `redis://host:port/db`: routing, presence and the gateway registry. */
   readonly redisUrl: string;
+  /**
+   * Least time between two commits of the embedded log and of the SQLite
+   * store (createPacedFlush): under load, writes arriving meanwhile share a
+   * commit; an idle process still commits at once.
+   */
+  readonly sqliteCommitIntervalMs: number;
 }
 
 /** The gateway's internal push endpoint (distributed mode: workers stream deliveries to it). */
@@ -134,6 +140,7 @@ export function loadConfig(env: Source, overrides: DeepPartial<Config> = {}): Co
       logUrl: str("LOG_URL", `embedded:${dataDir}/log.db`),
       storeUrl: str("STORE_URL", `sqlite:${dataDir}/store.db`),
       redisUrl: str("REDIS_URL", "memory:"),
+      sqliteCommitIntervalMs: int("SQLITE_COMMIT_INTERVAL_MS", 2, 0, 1_000),
     },
     push: {
       host: pushHost,

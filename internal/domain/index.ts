@@ -6,3 +6,4 @@ export * from "./manual-clock.ts";
 export * from "./slots.ts";
 export * from "./sleep.ts";
 export * from "./sweep.ts";
+export * from "./paced-flush.ts";

@@ -15,23 +15,31 @@ describeMessageLog("embedded (:memory:)", async () => {
   return { log, cleanup: () => log.close() };
 });
 
-describeMessageLog("embedded (sqlite file)", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "embedded-log-"));
-  const path = join(dir, "messages.sqlite");
-  const opened: MessageLog[] = [createEmbeddedLog({ path, partitionCount: PARTITIONS }, {})];
-  return {
-    log: opened[0]!,
-    reopen: async () => {
-      const log = createEmbeddedLog({ path, partitionCount: PARTITIONS }, {});
-      opened.push(log);
-      return log;
-    },
-    cleanup: async () => {
-      for (const log of opened) await log.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
+/** A log on a file in a fresh temp dir; `commitIntervalMs` paces its group commits. */
+function fileLog(commitIntervalMs?: number) {
+  return async () => {
+    const dir = mkdtempSync(join(tmpdir(), "embedded-log-"));
+    const path = join(dir, "messages.sqlite");
+    const open = () => createEmbeddedLog({ path, partitionCount: PARTITIONS, commitIntervalMs }, {});
+    const opened: MessageLog[] = [open()];
+    return {
+      log: opened[0]!,
+      reopen: async () => {
+        const log = open();
+        opened.push(log);
+        return log;
+      },
+      cleanup: async () => {
+        for (const log of opened) await log.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
   };
-});
+}
+
+describeMessageLog("embedded (sqlite file)", fileLog());
+// The same contract with commits at most every 5 ms: appends and offset commits wait, nothing else changes.
+describeMessageLog("embedded (sqlite file, paced commits)", fileLog(5));
 
 describe("createEmbeddedLog", () => {
   test("refuses to reopen a file with another partition count", async () => {

@@ -10,6 +10,8 @@ export interface EmbeddedLogConfig {
   readonly path: string;
   /** Fixed at creation: reopening a file with another count throws. */
   readonly partitionCount: number;
+  /** Least time between two group commits (default 0; see createPacedFlush). */
+  readonly commitIntervalMs?: number;
 }
 
 /**

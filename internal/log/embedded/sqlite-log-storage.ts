@@ -1,5 +1,5 @@
 import { Database } from "bun:sqlite";
-import { BackendUnavailableError } from "../../domain/index.ts";
+import { BackendUnavailableError, createPacedFlush } from "../../domain/index.ts";
 import type { LogPosition, LogRecord } from "../message-log.ts";
 
 /** A record whose partition the caller already chose. */
@@ -87,7 +87,16 @@ interface Tail {
 }
 
 /** Opens (creating if needed) the log at `path`; refuses a partition count other than the stored one. */
-export function openSqliteLogStorage(cfg: { path: string; partitionCount: number; tailRecords?: number }): SqliteLogStorage {
+export interface SqliteLogStorageConfig {
+  readonly path: string;
+  readonly partitionCount: number;
+  /** Committed records kept in memory per partition (default DEFAULT_TAIL_RECORDS). */
+  readonly tailRecords?: number;
+  /** Least time between two group commits (default 0; see createPacedFlush). */
+  readonly commitIntervalMs?: number;
+}
+
+export function openSqliteLogStorage(cfg: SqliteLogStorageConfig): SqliteLogStorage {
   const { partitionCount } = cfg;
   const tailRecords = cfg.tailRecords ?? DEFAULT_TAIL_RECORDS;
   if (!Number.isInteger(partitionCount) || partitionCount < 1) {
@@ -129,7 +138,6 @@ export function openSqliteLogStorage(cfg: { path: string; partitionCount: number
   let pending: PendingAppend[] = [];
   /** Offset commits not yet written, by group and partition. */
   const pendingCommits = new Map<string, CommitEntry>();
-  let flushScheduled = false;
   let appendsStopped = false;
   let closed = false;
 
@@ -149,15 +157,11 @@ export function openSqliteLogStorage(cfg: { path: string; partitionCount: number
     return results;
   });
 
-  const scheduleFlush = (): void => {
-    if (flushScheduled) return;
-    flushScheduled = true;
-    // setImmediate (not a microtask) so appends from every I/O callback of this turn join in.
-    setImmediate(flush);
-  };
+  // setImmediate (not a microtask) so appends from every I/O callback of this turn join in.
+  const paced = createPacedFlush(flush, { minIntervalMs: cfg.commitIntervalMs ?? 0, soon: setImmediate });
+  const scheduleFlush = paced.request;
 
   function flush(): void {
-    flushScheduled = false;
     if (closed) return;
     const batch = pending;
     pending = [];
@@ -273,7 +277,7 @@ export function openSqliteLogStorage(cfg: { path: string; partitionCount: number
       if (closed) return;
       stopAppends();
       // Queued offset commits are written before the file closes.
-      flush();
+      paced.runNow();
       closed = true;
       db.close();
     },

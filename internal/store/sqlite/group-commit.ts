@@ -1,3 +1,5 @@
+import { createPacedFlush } from "../../domain/index.ts";
+
 /** Writes submitted in the same tick, committed together. */
 export interface GroupCommit<T, R = void> {
   /** Queues `item`; resolves with its result once the transaction holding it has committed. */
@@ -12,8 +14,10 @@ export interface GroupCommit<T, R = void> {
  * the writes that callers issue together, e.g. a worker writing a log
  * batch's messages, cursors and watermarks with Promise.all, or several
  * partitions finishing in the same tick, go into one transaction: measured
- * about 2.5x the rate of one transaction per message. A caller that awaits
- * each write gets one transaction per write, as before.
+ * about 2.5x the rate of one transaction per message. Commits are also
+ * paced (`minIntervalMs`, see createPacedFlush): a write arriving within that
+ * time of the previous commit waits for the interval to pass and joins
+ * whatever else arrives meanwhile; on an idle store it commits at once.
  *
  * `write` runs the whole batch in one transaction and returns one result per
  * item, in order; if it throws (the transaction rolled back) every caller of
@@ -23,12 +27,11 @@ export interface GroupCommit<T, R = void> {
 export function createGroupCommit<T, R = void>(
   write: (items: readonly T[]) => readonly R[],
   mapError: (error: unknown) => unknown,
+  minIntervalMs = 0,
 ): GroupCommit<T, R> {
   let queued: Array<{ item: T; resolve: (result: R) => void; reject: (e: unknown) => void }> = [];
-  let scheduled = false;
 
   const flush = (): void => {
-    scheduled = false;
     if (queued.length === 0) return;
     const batch = queued;
     queued = [];
@@ -42,19 +45,17 @@ export function createGroupCommit<T, R = void>(
     }
     batch.forEach((q, i) => q.resolve(results[i]!));
   };
+  // A microtask, not setImmediate: writes issued together (Promise.all) join,
+  // and a lone write on an idle store waits for no clock.
+  const paced = createPacedFlush(flush, { minIntervalMs, soon: queueMicrotask });
 
   return {
     submit(item) {
       return new Promise<R>((resolve, reject) => {
         queued.push({ item, resolve, reject });
-        if (!scheduled) {
-          scheduled = true;
-          // A microtask, not a timer: it runs as soon as the submitting code
-          // yields, so a lone write waits for no clock.
-          queueMicrotask(flush);
-        }
+        paced.request();
       });
     },
-    flush,
+    flush: paced.runNow,
   };
 }

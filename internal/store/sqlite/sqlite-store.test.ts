@@ -16,30 +16,37 @@ async function memoryFixture() {
   return { store, cleanup: () => store.close() };
 }
 
-/** A store on a file in a fresh temp dir (nested, to cover parent creation); reopen closes and reopens it. */
-async function fileFixture() {
-  const dir = mkdtempSync(join(tmpdir(), "sqlite-store-"));
-  const path = join(dir, "nested", "chat.db");
-  let store: Store = createSqliteStore({ path });
-  return {
-    get store() {
-      return store;
-    },
-    reopen: async () => {
-      await store.close();
-      store = createSqliteStore({ path });
-      return store;
-    },
-    cleanup: async () => {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
+/**
+ * A store on a file in a fresh temp dir (nested, to cover parent creation);
+ * reopen closes and reopens it. `commitIntervalMs` paces its group commits.
+ */
+function fileFixture(commitIntervalMs?: number) {
+  return async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sqlite-store-"));
+    const path = join(dir, "nested", "chat.db");
+    let store: Store = createSqliteStore({ path, commitIntervalMs });
+    return {
+      get store() {
+        return store;
+      },
+      reopen: async () => {
+        await store.close();
+        store = createSqliteStore({ path, commitIntervalMs });
+        return store;
+      },
+      cleanup: async () => {
+        await store.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
   };
 }
 
 for (const [name, make] of [
   ["sqlite :memory:", memoryFixture],
-  ["sqlite file", fileFixture],
+  ["sqlite file", fileFixture()],
+  // The same contract with commits at most every 5 ms: writes wait, nothing else changes.
+  ["sqlite file, paced commits", fileFixture(5)],
 ] as const) {
   describeMessageStore(name, make);
   describeAccountStore(name, make);
@@ -105,6 +112,27 @@ describe("sqlite store specifics", () => {
     await store.appendMessage(good!);
     expect(await store.headSeq(conversation.id)).toBe(5);
     await store.close();
+  });
+
+  test("paced commits: a write within the interval waits for it, and close commits it instead of dropping it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sqlite-store-"));
+    const path = join(dir, "chat.db");
+    const store = createSqliteStore({ path, commitIntervalMs: 60_000 });
+    const { conversation } = newConversation();
+    await store.ensureConversation(conversation);
+    const [first, second] = thread(conversation, [1, 2]);
+    await store.appendMessage(first!); // the first commit runs at once
+    let committed = false;
+    const waiting = store.appendMessage(second!).then(() => (committed = true));
+    await Bun.sleep(50);
+    expect(committed).toBe(false);
+    expect(await store.headSeq(conversation.id)).toBe(1);
+    await store.close();
+    await waiting;
+    const reopened = createSqliteStore({ path });
+    expect(await reopened.headSeq(conversation.id)).toBe(2);
+    await reopened.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   test("refuses a database written by a newer schema version", async () => {

@@ -26,6 +26,8 @@ export interface SqliteStoreConfig {
   readonly path: string;
   /** How long a write waits for another connection's lock (default 5000). */
   readonly busyTimeoutMs?: number;
+  /** Least time between two group commits of the hot writes (default 0; see createPacedFlush). */
+  readonly commitIntervalMs?: number;
 }
 
 /** A write that goes through the group commit. */
@@ -105,7 +107,7 @@ export function createSqliteStore(
       }
     }),
   ).immediate;
-  const writes = createGroupCommit(writeAll, (error) => toPortError("write", error));
+  const writes = createGroupCommit(writeAll, (error) => toPortError("write", error), cfg.commitIntervalMs);
   const submit = (op: string, w: HotWrite): Promise<Watermarks | undefined> => {
     if (closed) return Promise.reject(new BackendUnavailableError(BACKEND, `${op}: store is closed`));
     return writes.submit(w);
