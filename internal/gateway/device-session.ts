@@ -48,11 +48,16 @@ export interface DeviceSession {
   /**
    * The outbound stream consumed by the RPC handler, as batches: each is
    * everything queued (up to `maxBatch` events) when the handler asked for
-   * more, so a busy device gets fewer, fuller frames. Ends (or throws) when closed.
+   * more, so a busy device gets fewer, fuller frames. Ends (or throws) when
+   * closed; `return` (the consumer went away) closes the session.
    */
-  batches(maxBatch: number): AsyncGenerator<ServerEvent[]>;
-  /** Resolves when the session has closed. */
-  readonly done: Promise<void>;
+  batches(maxBatch: number): AsyncIterableIterator<ServerEvent[]>;
+  /**
+   * Runs `cleanup` once the session has closed (at once if it has), after
+   * the close itself. A callback rather than a promise: one object less per
+   * open stream.
+   */
+  whenClosed(cleanup: () => void): void;
 }
 
 interface SessionConfig {
@@ -64,6 +69,8 @@ interface SessionConfig {
 }
 
 type LiveEvent = Exclude<DeliveryEvent, { type: "evict" }>;
+
+const DONE: IteratorResult<ServerEvent[]> = Object.freeze({ value: undefined, done: true });
 
 export function createDeviceSession(cfg: SessionConfig): DeviceSession {
   return new Session(cfg);
@@ -78,7 +85,6 @@ class Session implements DeviceSession {
   readonly id: string;
   readonly identity: Identity;
   readonly kind: "bidi" | "subscribe";
-  readonly done: Promise<void>;
   closed = false;
   live = false;
   lastTouchMs: number;
@@ -88,9 +94,13 @@ class Session implements DeviceSession {
   private readonly buffered: LiveEvent[] = [];
   private readonly sent = new Map<ConversationId, Seq>();
   private failure: ConnectError | undefined;
-  private wakeReader: (() => void) | undefined;
+  /** The consumer's pending next(), if it waits. */
+  private reader: { resolve: (r: IteratorResult<ServerEvent[]>) => void; reject: (e: unknown) => void } | undefined;
+  private maxBatch = 1;
+  private finished = false;
+  private wakeQueued = false;
   private wakeWriters: (() => void)[] = [];
-  private resolveDone!: () => void;
+  private cleanup: (() => void) | undefined;
 
   constructor(cfg: SessionConfig) {
     this.id = cfg.id;
@@ -98,7 +108,12 @@ class Session implements DeviceSession {
     this.kind = cfg.kind;
     this.queueLimit = cfg.queueLimit;
     this.lastTouchMs = cfg.nowMs;
-    this.done = new Promise<void>((r) => (this.resolveDone = r));
+  }
+
+  whenClosed(cleanup: () => void): void {
+    if (this.closed) queueMicrotask(cleanup);
+    else if (this.cleanup) throw new Error("whenClosed: a session has one cleanup");
+    else this.cleanup = cleanup;
   }
 
   get queued(): number {
@@ -138,7 +153,9 @@ class Session implements DeviceSession {
     this.wakeWriters = [];
     for (const w of writers) w();
     this.wake();
-    this.resolveDone();
+    const cleanup = this.cleanup;
+    this.cleanup = undefined;
+    if (cleanup) queueMicrotask(cleanup);
   }
 
   async sendSync(event: ServerEvent, messageSeq?: { conversationId: ConversationId; seq: Seq }): Promise<void> {
@@ -185,32 +202,80 @@ class Session implements DeviceSession {
     }
   }
 
-  async *batches(maxBatch: number): AsyncGenerator<ServerEvent[]> {
-    try {
-      for (;;) {
-        if (this.queue.length > 0) {
-          const batch = this.queue.splice(0, maxBatch);
-          if (this.wakeWriters.length > 0 && this.queue.length < this.queueLimit) {
-            const writers = this.wakeWriters;
-            this.wakeWriters = [];
-            for (const w of writers) w();
-          }
-          yield batch;
-          continue;
-        }
-        if (this.closed) break;
-        await new Promise<void>((r) => (this.wakeReader = r));
-      }
-      if (this.failure) throw this.failure;
-    } finally {
-      // The consumer went away (client cancelled, connection lost): the session ends too.
-      if (!this.closed) this.close();
+  /**
+   * The session is its own outbound iterator (it has one consumer), written
+   * by hand rather than as an async generator: a generator suspended between
+   * two batches keeps the last batch it yielded reachable (for an idle
+   * device, its whole catch-up), and a generator, its scope and promises per
+   * stream add up on a gateway holding 10^5 idle streams.
+   */
+  batches(maxBatch: number): AsyncIterableIterator<ServerEvent[]> {
+    this.maxBatch = maxBatch;
+    return this;
+  }
+
+  next(): Promise<IteratorResult<ServerEvent[]>> {
+    return new Promise((resolve, reject) => {
+      this.reader = { resolve, reject };
+      this.serveReader();
+    });
+  }
+
+  return(): Promise<IteratorResult<ServerEvent[]>> {
+    this.finish();
+    return Promise.resolve(DONE);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<ServerEvent[]> {
+    return this;
+  }
+
+  /** Answers a waiting reader if there is something to answer with; otherwise it waits for `wake`. */
+  private serveReader(): void {
+    const reader = this.reader;
+    if (!reader) return;
+    if (this.finished) {
+      this.reader = undefined;
+      reader.resolve(DONE);
+    } else if (this.queue.length > 0) {
+      this.reader = undefined;
+      reader.resolve({ value: this.take(this.maxBatch), done: false });
+    } else if (this.closed) {
+      this.reader = undefined;
+      this.finish();
+      if (this.failure) reader.reject(this.failure);
+      else reader.resolve(DONE);
     }
   }
 
+  /** No more batches; the consumer went away (client cancelled, connection lost) or saw the end: the session ends too. */
+  private finish(): void {
+    this.finished = true;
+    if (!this.closed) this.close();
+  }
+
+  /** Up to `maxBatch` queued events, waking writers that waited for room. */
+  private take(maxBatch: number): ServerEvent[] {
+    const batch = this.queue.splice(0, maxBatch);
+    if (this.wakeWriters.length > 0 && this.queue.length < this.queueLimit) {
+      const writers = this.wakeWriters;
+      this.wakeWriters = [];
+      for (const w of writers) w();
+    }
+    return batch;
+  }
+
+  /**
+   * Serves a waiting reader at the next microtask rather than at once, so
+   * that everything queued in the same turn leaves in one batch (one frame).
+   */
   private wake(): void {
-    this.wakeReader?.();
-    this.wakeReader = undefined;
+    if (!this.reader || this.wakeQueued) return;
+    this.wakeQueued = true;
+    queueMicrotask(() => {
+      this.wakeQueued = false;
+      this.serveReader();
+    });
   }
 
   private push(e: ServerEvent): void {

@@ -181,7 +181,8 @@ export function createGateway(cfg: GatewayConfig, deps: GatewayDeps): Gateway {
       s.close({ code: Code.Unavailable, reason: "SHUTTING_DOWN", message: "gateway is shutting down; reconnect", retryAfterMs });
     }
     const deadline = new Promise<void>((r) => setTimeout(r, cfg.drainTimeoutMs));
-    await Promise.race([Promise.all(sessions.map((s) => s.done)).then(() => new Promise((r) => setTimeout(r, 50))), deadline]);
+    // Every session is closed now; a moment for their Reconnect events and trailers to leave.
+    await Promise.race([new Promise((r) => setTimeout(r, 50)), deadline]);
     listener.destroyAll();
     await Promise.race([closing, deadline]);
   }

@@ -30,6 +30,8 @@ export interface GrpcStreamPath {
 const HEADER_BYTES = 5;
 const FLAG_COMPRESSED = 0x01;
 const EMPTY = new Uint8Array(0);
+const PLAIN_HEAD = Object.freeze({ "content-type": "application/grpc+proto" });
+const GZIP_HEAD = Object.freeze({ "content-type": "application/grpc+proto", "grpc-encoding": "gzip" });
 
 /**
  * The device stream's gRPC protocol over HTTP/2, without connect-es' handler
@@ -71,9 +73,8 @@ export function createGrpcStreamPath<I extends DescMessage, O extends DescMessag
     serve(req, res) {
       const aborted = new AbortController();
       const write = createWriter(res, () => aborted.abort(new ConnectError("client went away", Code.Aborted)));
-      const ctx = new StreamContext(method, req, aborted.signal);
       const gzip = acceptsGzip(req.headers["grpc-accept-encoding"]);
-      if (gzip) ctx.responseHeader.set("grpc-encoding", "gzip");
+      const ctx = new StreamContext(method, req, aborted.signal, gzip);
       const messages = impl(readMessages(req, method.input, readMaxBytes), ctx);
       void respond(res, messages, ctx, write, { schema: method.output, compressFrom: gzip ? compressMinBytes : Infinity, toWireError })
         .then((error) => {
@@ -89,7 +90,8 @@ export function createGrpcStreamPath<I extends DescMessage, O extends DescMessag
  * three header copies per stream; this path has no deadline, requests with
  * one go to connect-es). What an idle stream does not use is not built:
  * request headers are read from the request on access (the request keeps its
- * own copy anyway), the trailers and context values are made when first used.
+ * own copy anyway), the response headers, trailers and context values are
+ * made when first used (the response head is a shared constant otherwise).
  */
 class StreamContext implements HandlerContext {
   readonly protocolName = "grpc";
@@ -104,6 +106,7 @@ class StreamContext implements HandlerContext {
     readonly method: DescMethod,
     private readonly req: http2.Http2ServerRequest,
     readonly signal: AbortSignal,
+    private readonly gzip: boolean,
   ) {
     this.service = method.parent;
     this.url = req.url;
@@ -124,7 +127,13 @@ class StreamContext implements HandlerContext {
   }
 
   get responseHeader(): Headers {
-    return (this.header ??= new Headers({ "content-type": "application/grpc+proto" }));
+    return (this.header ??= new Headers(this.gzip ? GZIP_HEAD : PLAIN_HEAD));
+  }
+
+  /** The response head as node:http2 takes it. */
+  headFields(): Readonly<Record<string, string>> {
+    if (this.header) return nodeHeaders(this.header);
+    return this.gzip ? GZIP_HEAD : PLAIN_HEAD;
   }
 
   get responseTrailer(): Headers {
@@ -144,107 +153,128 @@ const READ_AHEAD = 16;
  * iterator over the request, which would add a generator and its promises
  * per stream and per chunk). A malformed or oversized envelope fails the
  * next read, which the implementation sees; the request ending or going
- * away ends the messages.
+ * away ends the messages. A class, so that a stream holds one object and
+ * its three listeners rather than a closure per step.
  */
 function readMessages<I extends DescMessage>(
   req: http2.Http2ServerRequest,
   schema: I,
   readMaxBytes: number,
 ): AsyncIterable<MessageShape<I>> {
-  const ready: MessageShape<I>[] = [];
-  let pending: Uint8Array = EMPTY;
-  let failure: unknown;
-  let ended = false;
-  let waiter: { resolve: (r: IteratorResult<MessageShape<I>>) => void; reject: (e: unknown) => void } | undefined;
+  return new RequestMessages(req, schema, readMaxBytes);
+}
 
-  const settle = () => {
-    const w = waiter;
-    if (!w) return;
+class RequestMessages<I extends DescMessage> implements AsyncIterableIterator<MessageShape<I>> {
+  private readonly ready: MessageShape<I>[] = [];
+  private pending: Uint8Array = EMPTY;
+  private failure: unknown;
+  private ended = false;
+  private waiter: { resolve: (r: IteratorResult<MessageShape<I>>) => void; reject: (e: unknown) => void } | undefined;
+
+  constructor(
+    private readonly req: http2.Http2ServerRequest,
+    private readonly schema: I,
+    private readonly readMaxBytes: number,
+  ) {
+    req.on("data", this.onData);
+    req.on("end", this.onEnd);
+    req.on("close", this.onEnd);
+    // Stays after stop(): an error event without a listener would throw.
+    req.on("error", this.onError);
+  }
+
+  next(): Promise<IteratorResult<MessageShape<I>>> {
+    const { ready, req } = this;
     if (ready.length > 0) {
-      waiter = undefined;
-      w.resolve({ value: ready.shift()!, done: false });
-    } else if (failure !== undefined) {
-      waiter = undefined;
-      w.reject(failure);
-    } else if (ended) {
-      waiter = undefined;
-      w.resolve({ value: undefined, done: true });
+      const value = ready.shift()!;
+      if (ready.length < READ_AHEAD / 2 && req.isPaused()) req.resume();
+      return Promise.resolve({ value, done: false });
     }
-  };
-  const stop = () => {
-    req.off("data", onData);
-    req.off("end", onEnd);
-    req.off("close", onEnd);
-    // The error listener stays: an error event without one would throw.
-  };
-  const fail = (err: unknown) => {
-    failure ??= err;
-    stop();
-    settle();
-  };
-  const onData = (chunk: Uint8Array) => {
-    pending = pending.length === 0 ? chunk : concat(pending, chunk);
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.ended) return Promise.resolve({ value: undefined, done: true });
+    if (req.isPaused()) req.resume();
+    return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
+  }
+
+  return(): Promise<IteratorResult<MessageShape<I>>> {
+    this.stop();
+    this.ended = true;
+    this.ready.length = 0;
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<MessageShape<I>> {
+    return this;
+  }
+
+  private readonly onData = (chunk: Uint8Array): void => {
+    let pending = this.pending.length === 0 ? chunk : concat(this.pending, chunk);
     let at = 0;
     while (pending.length - at >= HEADER_BYTES) {
       const flags = pending[at]!;
       const length = new DataView(pending.buffer, pending.byteOffset + at + 1, 4).getUint32(0);
-      if (length > readMaxBytes) {
-        return fail(new ConnectError(`message size ${length} is larger than ${readMaxBytes}`, Code.ResourceExhausted));
+      if (length > this.readMaxBytes) {
+        return this.fail(new ConnectError(`message size ${length} is larger than ${this.readMaxBytes}`, Code.ResourceExhausted));
       }
       if ((flags & FLAG_COMPRESSED) !== 0) {
-        return fail(new ConnectError("compressed message without a grpc-encoding", Code.Internal));
+        return this.fail(new ConnectError("compressed message without a grpc-encoding", Code.Internal));
       }
       const end = at + HEADER_BYTES + length;
       if (pending.length < end) break;
       try {
-        ready.push(fromBinary(schema, pending.subarray(at + HEADER_BYTES, end)));
+        this.ready.push(fromBinary(this.schema, pending.subarray(at + HEADER_BYTES, end)));
       } catch (err) {
-        return fail(err);
+        return this.fail(err);
       }
       at = end;
     }
-    pending = at === pending.length ? EMPTY : pending.subarray(at);
-    if (ready.length >= READ_AHEAD) req.pause();
-    settle();
+    this.pending = at === pending.length ? EMPTY : pending.subarray(at);
+    if (this.ready.length >= READ_AHEAD) this.req.pause();
+    this.settle();
   };
-  const onEnd = () => {
-    stop();
-    if (pending.length > 0) failure ??= new ConnectError("request ended inside a message", Code.InvalidArgument);
-    ended = true;
-    settle();
-  };
-  req.on("data", onData);
-  req.on("end", onEnd);
-  req.on("close", onEnd);
-  req.on("error", (err) => fail(err));
 
-  const iterator: AsyncIterator<MessageShape<I>> = {
-    next() {
-      if (ready.length > 0) {
-        const value = ready.shift()!;
-        if (ready.length < READ_AHEAD / 2 && req.isPaused()) req.resume();
-        return Promise.resolve({ value, done: false });
-      }
-      if (failure !== undefined) return Promise.reject(failure);
-      if (ended) return Promise.resolve({ value: undefined, done: true });
-      if (req.isPaused()) req.resume();
-      return new Promise((resolve, reject) => (waiter = { resolve, reject }));
-    },
-    return() {
-      stop();
-      ended = true;
-      ready.length = 0;
-      return Promise.resolve({ value: undefined, done: true });
-    },
+  private readonly onEnd = (): void => {
+    this.stop();
+    if (this.pending.length > 0) this.failure ??= new ConnectError("request ended inside a message", Code.InvalidArgument);
+    this.ended = true;
+    this.settle();
   };
-  return { [Symbol.asyncIterator]: () => iterator };
+
+  private readonly onError = (err: unknown): void => this.fail(err);
+
+  private fail(err: unknown): void {
+    this.failure ??= err;
+    this.stop();
+    this.settle();
+  }
+
+  private stop(): void {
+    this.req.off("data", this.onData);
+    this.req.off("end", this.onEnd);
+    this.req.off("close", this.onEnd);
+  }
+
+  private settle(): void {
+    const w = this.waiter;
+    if (!w) return;
+    if (this.ready.length > 0) {
+      this.waiter = undefined;
+      w.resolve({ value: this.ready.shift()!, done: false });
+    } else if (this.failure !== undefined) {
+      this.waiter = undefined;
+      w.reject(this.failure);
+    } else if (this.ended) {
+      this.waiter = undefined;
+      w.resolve({ value: undefined, done: true });
+    }
+  }
 }
 
 /** Writes the implementation's messages, then the trailers; never throws; resolves with the error it ended with. */
 async function respond<O extends DescMessage>(
   res: http2.Http2ServerResponse,
   messages: AsyncIterable<MessageShape<O>>,
-  ctx: HandlerContext,
+  ctx: StreamContext,
   write: (bytes: Uint8Array) => Promise<void>,
   opts: { schema: O; compressFrom: number; toWireError: (err: unknown) => ConnectError },
 ): Promise<ConnectError | undefined> {
@@ -256,7 +286,7 @@ async function respond<O extends DescMessage>(
       const next = await it.next();
       if (next.done) break;
       if (res.destroyed || res.writableEnded) break;
-      if (!res.headersSent) res.writeHead(200, nodeHeaders(ctx.responseHeader));
+      if (!res.headersSent) res.writeHead(200, { ...ctx.headFields() });
       await write(envelopeOf(toBinary(schema, next.value), compressFrom));
     }
   } catch (err) {
@@ -266,7 +296,7 @@ async function respond<O extends DescMessage>(
   }
   if (res.destroyed || res.writableEnded) return error;
   setTrailerStatus(ctx.responseTrailer, error);
-  if (!res.headersSent) res.writeHead(200, nodeHeaders(ctx.responseHeader));
+  if (!res.headersSent) res.writeHead(200, { ...ctx.headFields() });
   // A client still sending would block on flow control once nobody reads: after
   // the trailers, reset the stream with NO_ERROR (the trailers go first).
   const stream = res.stream;

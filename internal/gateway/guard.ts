@@ -4,27 +4,47 @@ import { toConnectError } from "./error-mapping.ts";
 /**
  * Wraps every method of a service implementation so that any error leaves
  * through toConnectError: typed domain errors keep their code and reason,
- * unknown ones become Internal without leaking their cause.
+ * unknown ones become Internal without leaking their cause. A method that
+ * returns an async iterable (a streaming method, generator or hand-written)
+ * gets its iterable wrapped; any other is awaited.
  */
 export function guardService<T extends Record<string, (...args: never[]) => unknown>>(impl: T, logger: Logger): T {
+  const toWire = (err: unknown) => toConnectError(err, logger);
   const out: Record<string, unknown> = {};
   for (const [name, fn] of Object.entries(impl)) {
-    const isGenerator = Object.prototype.toString.call(fn) === "[object AsyncGeneratorFunction]";
-    out[name] = isGenerator
-      ? async function* (...args: unknown[]) {
-          try {
-            yield* (fn as (...a: unknown[]) => AsyncGenerator<unknown>)(...args);
-          } catch (err) {
-            throw toConnectError(err, logger);
-          }
-        }
-      : async (...args: unknown[]) => {
-          try {
-            return await (fn as (...a: unknown[]) => Promise<unknown>)(...args);
-          } catch (err) {
-            throw toConnectError(err, logger);
-          }
-        };
+    out[name] = (...args: unknown[]) => {
+      let result: unknown;
+      try {
+        result = (fn as (...a: unknown[]) => unknown)(...args);
+      } catch (err) {
+        return Promise.reject(toWire(err));
+      }
+      if (isAsyncIterable(result)) return mapErrors(result, toWire);
+      return Promise.resolve(result).catch((err: unknown) => {
+        throw toWire(err);
+      });
+    };
   }
   return out as T;
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
+}
+
+/** The same items, with every error the iterator raises passed through `map`. */
+function mapErrors<V>(source: AsyncIterable<V>, map: (err: unknown) => unknown): AsyncIterable<V> {
+  const rethrow = (err: unknown): never => {
+    throw map(err);
+  };
+  return {
+    [Symbol.asyncIterator]() {
+      const inner = source[Symbol.asyncIterator]();
+      return {
+        next: () => inner.next().catch(rethrow),
+        return: (value?: unknown) => (inner.return?.(value) ?? Promise.resolve({ done: true as const, value: undefined })).catch(rethrow),
+        throw: (e?: unknown) => (inner.throw?.(e) ?? Promise.reject(e)).catch(rethrow),
+      };
+    },
+  };
 }

@@ -174,14 +174,16 @@ export function createSessionOpener(
           },
         }),
       );
-      void session.done.then(async () => {
+      session.whenClosed(() => {
         if (session.closeReason) deps.metrics?.sessionsClosed.inc({ reason: session.closeReason });
         hub.detach(session);
         deps.presence.unwatch(id);
         deps.presence.deviceDisconnected(identity.userId);
         // Compare-and-delete: never erases the route of a newer session.
-        await deps.routing.unregister(identity.deviceId, id).catch((err) => logger.warn({ ...about, err }, "route cleanup failed"));
-        logger.debug(about, "session closed");
+        void deps.routing
+          .unregister(identity.deviceId, id)
+          .then(() => logger.debug(about, "session closed"))
+          .catch((err) => logger.warn({ ...about, err }, "route cleanup failed"));
       });
       boundedCatchUp(session, cursors).catch((err) => {
         logger.error({ ...about, err }, "catch-up failed");

@@ -233,33 +233,77 @@ export function createStreamHandlers(deps: StreamHandlerDeps) {
     }
   }
 
-  return {
-    async *connect(requests: AsyncIterable<ConnectRequest>, ctx: HandlerContext): AsyncGenerator<ConnectResponse> {
-      const frames = requests[Symbol.asyncIterator]();
-      let session: DeviceSession;
-      let batched = false;
+  /** Reads the hello, authenticates and opens the session; its frames are then read in the background. */
+  async function openConnect(frames: AsyncIterator<ConnectRequest>, ctx: HandlerContext) {
+    try {
+      let first: IteratorResult<ConnectRequest>;
       try {
-        let first: IteratorResult<ConnectRequest>;
-        try {
-          first = await frames.next();
-        } catch {
-          throw connectError(Code.InvalidArgument, "MALFORMED_FRAME", "could not decode the hello frame");
-        }
-        if (first.done || first.value.frame.case !== "hello") {
-          throw connectError(Code.InvalidArgument, "HELLO_REQUIRED", "the first frame must be a hello");
-        }
-        const hello = first.value.frame.value;
-        batched = hello.acceptEventBatches;
-        const identity = authenticate(deps.signer, ctx.requestHeader, hello.token);
-        session = await deps.opener.open(identity, "bidi", cursorMap(hello.cursors));
-      } catch (err) {
-        throw toConnectError(err, logger);
+        first = await frames.next();
+      } catch {
+        throw connectError(Code.InvalidArgument, "MALFORMED_FRAME", "could not decode the hello frame");
       }
+      if (first.done || first.value.frame.case !== "hello") {
+        throw connectError(Code.InvalidArgument, "HELLO_REQUIRED", "the first frame must be a hello");
+      }
+      const hello = first.value.frame.value;
+      const identity = authenticate(deps.signer, ctx.requestHeader, hello.token);
+      const session = await deps.opener.open(identity, "bidi", cursorMap(hello.cursors));
       void readFrames(session, frames);
       ctx.signal.addEventListener("abort", () => session.close(), { once: true });
-      for await (const batch of session.batches(batchSize(batched))) {
-        yield { $typeName: "chat.v1.ConnectResponse", ...frameOf(batch, batched) };
-      }
+      const batched = hello.acceptEventBatches;
+      return { batches: session.batches(batchSize(batched)), batched };
+    } catch (err) {
+      throw toConnectError(err, logger);
+    }
+  }
+
+  type Step = (r: IteratorResult<ServerEvent[]>) => IteratorResult<ConnectResponse>;
+  const DONE: IteratorResult<ConnectResponse> = { value: undefined, done: true };
+  const asFrames = (batched: boolean): Step => (r) =>
+    r.done ? DONE : { value: { $typeName: "chat.v1.ConnectResponse", ...frameOf(r.value, batched) }, done: false };
+  const batchedFrames = asFrames(true);
+  const singleFrames = asFrames(false);
+
+  /**
+   * ConnectResponses: the session's batches as response frames, opened on the
+   * first read. A hand-written iterator, not an async generator: a suspended
+   * generator keeps its last result reachable, and a generator, its scope and
+   * promises per stream add up on a gateway holding 10^5 idle streams.
+   */
+  class ConnectResponses implements AsyncIterableIterator<ConnectResponse> {
+    private opening: Promise<void> | undefined;
+    private batches: AsyncIterator<ServerEvent[]> | undefined;
+    private toFrame: Step = singleFrames;
+
+    constructor(
+      private readonly requests: AsyncIterable<ConnectRequest>,
+      private readonly ctx: HandlerContext,
+    ) {}
+
+    next(): Promise<IteratorResult<ConnectResponse>> {
+      if (this.batches) return this.batches.next().then(this.toFrame);
+      this.opening ??= openConnect(this.requests[Symbol.asyncIterator](), this.ctx).then((o) => {
+        this.batches = o.batches;
+        this.toFrame = o.batched ? batchedFrames : singleFrames;
+      });
+      return this.opening.then(() => this.next());
+    }
+
+    /** The consumer went away: the session ends (its batches' return closes it). */
+    async return(): Promise<IteratorResult<ConnectResponse>> {
+      await this.opening?.catch(() => undefined);
+      await this.batches?.return?.();
+      return DONE;
+    }
+
+    [Symbol.asyncIterator](): AsyncIterableIterator<ConnectResponse> {
+      return this;
+    }
+  }
+
+  return {
+    connect(requests: AsyncIterable<ConnectRequest>, ctx: HandlerContext): AsyncIterable<ConnectResponse> {
+      return new ConnectResponses(requests, ctx);
     },
     async *subscribe(req: SubscribeRequest, ctx: HandlerContext): AsyncGenerator<SubscribeResponse> {
       let session: DeviceSession;

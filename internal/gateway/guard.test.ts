@@ -1,0 +1,47 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { expect, test } from "bun:test";
+import pino from "pino";
+import { DomainError } from "../domain/index.ts";
+import { guardService } from "./guard.ts";
+
+const logger = pino({ enabled: false });
+
+async function errorOf(p: Promise<unknown>): Promise<ConnectError> {
+  const err = await p.then(() => undefined, (e: unknown) => e);
+  expect(err).toBeInstanceOf(ConnectError);
+  return err as ConnectError;
+}
+
+test("unary, generator and hand-written streaming methods all leave with mapped errors, results untouched", async () => {
+  const guarded = guardService(
+    {
+      unary: async (ok: boolean) => {
+        if (!ok) throw new DomainError("invalid", "MALFORMED_FRAME", "bad");
+        return "fine";
+      },
+      async *generator() {
+        yield 1;
+        throw new Error("secret detail");
+      },
+      handWritten: (): AsyncIterable<number> => {
+        let n = 0;
+        return {
+          [Symbol.asyncIterator]: () => ({
+            next: () => (n++ === 0 ? Promise.resolve({ value: 7, done: false }) : Promise.reject(new Error("secret detail"))),
+          }),
+        };
+      },
+    },
+    logger,
+  );
+  expect(await guarded.unary(true)).toBe("fine");
+  expect((await errorOf(guarded.unary(false))).code).toBe(Code.InvalidArgument);
+
+  for (const stream of [guarded.generator(), guarded.handWritten()]) {
+    const it = stream[Symbol.asyncIterator]();
+    expect((await it.next()).done).toBe(false);
+    const err = await errorOf(it.next());
+    expect(err.code).toBe(Code.Internal);
+    expect(err.rawMessage).not.toContain("secret");
+  }
+});
