@@ -72,14 +72,10 @@ export function createGrpcStreamPath<I extends DescMessage, O extends DescMessag
     },
     serve(req, res) {
       const aborted = new AbortController();
-      const write = createWriter(res, () => aborted.abort(new ConnectError("client went away", Code.Aborted)));
       const gzip = acceptsGzip(req.headers["grpc-accept-encoding"]);
       const ctx = new StreamContext(method, req, aborted.signal, gzip);
       const messages = impl(readMessages(req, method.input, readMaxBytes), ctx);
-      void respond(res, messages, ctx, write, { schema: method.output, compressFrom: gzip ? compressMinBytes : Infinity, toWireError })
-        .then((error) => {
-          if (!aborted.signal.aborted) aborted.abort(error);
-        });
+      new Responder(res, messages, ctx, aborted, { schema: method.output, compressFrom: gzip ? compressMinBytes : Infinity, toWireError });
     },
   };
 }
@@ -270,70 +266,94 @@ class RequestMessages<I extends DescMessage> implements AsyncIterableIterator<Me
   }
 }
 
-/** Writes the implementation's messages, then the trailers; never throws; resolves with the error it ended with. */
-async function respond<O extends DescMessage>(
-  res: http2.Http2ServerResponse,
-  messages: AsyncIterable<MessageShape<O>>,
-  ctx: StreamContext,
-  write: (bytes: Uint8Array) => Promise<void>,
-  opts: { schema: O; compressFrom: number; toWireError: (err: unknown) => ConnectError },
-): Promise<ConnectError | undefined> {
-  const { schema, compressFrom, toWireError } = opts;
-  const it = messages[Symbol.asyncIterator]();
-  let error: ConnectError | undefined;
-  try {
-    for (;;) {
-      const next = await it.next();
-      if (next.done) break;
-      if (res.destroyed || res.writableEnded) break;
-      if (!res.headersSent) res.writeHead(200, { ...ctx.headFields() });
-      await write(envelopeOf(toBinary(schema, next.value), compressFrom));
-    }
-  } catch (err) {
-    error = toWireError(err);
-  } finally {
-    await it.return?.().catch(() => {});
-  }
-  if (res.destroyed || res.writableEnded) return error;
-  setTrailerStatus(ctx.responseTrailer, error);
-  if (!res.headersSent) res.writeHead(200, { ...ctx.headFields() });
-  // A client still sending would block on flow control once nobody reads: after
-  // the trailers, reset the stream with NO_ERROR (the trailers go first).
-  const stream = res.stream;
-  stream.once("wantTrailers", () =>
-    setImmediate(() => {
-      if (!stream.destroyed && stream.state?.remoteClose === 0) stream.close(0);
-    }),
-  );
-  res.addTrailers(nodeHeaders(ctx.responseTrailer));
-  res.end();
-  return error;
-}
-
 /**
- * Writes one message at a time, each resolving once HTTP/2 has taken the
- * bytes (flow control permitting) or the response is gone. Waiting for that
- * before taking the next batch from the session is what makes a frame carry
- * every event queued meanwhile, and what stops draining a device's queue
- * while the device does not read. `onClose` runs when the response closes
- * (one listener per stream; `on`, as close comes once, saves `once`'s wrapper).
+ * Writes the implementation's messages, then the trailers, and aborts the
+ * context's signal with the error the stream ended with (or when the client
+ * goes away first). Never throws.
+ *
+ * One message at a time: the next is taken only once HTTP/2 has taken the
+ * bytes of the last (flow control permitting) or the response is gone.
+ * Waiting for that before taking the next batch from the session is what
+ * makes a frame carry every event queued meanwhile, and what stops draining
+ * a device's queue while the device does not read.
+ *
+ * Driven by promise callbacks rather than an async function: a stream then
+ * holds this one object and its two listeners between frames, instead of a
+ * suspended async function, its scope and promises.
  */
-function createWriter(res: http2.Http2ServerResponse, onClose: () => void): (bytes: Uint8Array) => Promise<void> {
-  let waiting: (() => void) | undefined;
-  res.on("close", () => {
-    onClose();
-    waiting?.();
-  });
-  return (bytes) =>
-    new Promise<void>((resolve, reject) => {
-      if (res.destroyed) return resolve();
-      waiting = resolve;
+class Responder<O extends DescMessage> {
+  private readonly it: AsyncIterator<MessageShape<O>>;
+  /** Continues the loop once the write in flight is done (or the response is gone). */
+  private writing = false;
+
+  constructor(
+    private readonly res: http2.Http2ServerResponse,
+    messages: AsyncIterable<MessageShape<O>>,
+    private readonly ctx: StreamContext,
+    private readonly aborted: AbortController,
+    private readonly opts: { schema: O; compressFrom: number; toWireError: (err: unknown) => ConnectError },
+  ) {
+    this.it = messages[Symbol.asyncIterator]();
+    // `on`, as close comes once: saves `once`'s wrapper.
+    res.on("close", this.onClose);
+    this.pull();
+  }
+
+  private pull(): void {
+    this.it.next().then(this.onNext, this.onError);
+  }
+
+  private readonly onNext = (next: IteratorResult<MessageShape<O>>): void => {
+    const { res } = this;
+    if (next.done || res.destroyed || res.writableEnded) return void this.end(undefined);
+    try {
+      if (!res.headersSent) res.writeHead(200, { ...this.ctx.headFields() });
+      const bytes = envelopeOf(toBinary(this.opts.schema, next.value), this.opts.compressFrom);
+      this.writing = true;
       res.write(bytes, (err) => {
-        waiting = undefined;
-        if (err) reject(err);
-        else resolve();
+        if (!this.writing) return; // the close already moved on
+        this.writing = false;
+        if (err) this.onError(err);
+        else this.pull();
       });
-    });
+    } catch (err) {
+      this.writing = false;
+      this.onError(err);
+    }
+  };
+
+  private readonly onError = (err: unknown): void => void this.end(this.opts.toWireError(err));
+
+  private readonly onClose = (): void => {
+    if (!this.aborted.signal.aborted) this.aborted.abort(new ConnectError("client went away", Code.Aborted));
+    if (!this.writing) return;
+    this.writing = false;
+    this.pull();
+  };
+
+  private async end(error: ConnectError | undefined): Promise<void> {
+    const { res, ctx } = this;
+    await this.it.return?.().catch(() => {});
+    try {
+      if (res.destroyed || res.writableEnded) return;
+      setTrailerStatus(ctx.responseTrailer, error);
+      if (!res.headersSent) res.writeHead(200, { ...ctx.headFields() });
+      // A client still sending would block on flow control once nobody reads: after
+      // the trailers, reset the stream with NO_ERROR (the trailers go first).
+      const stream = res.stream;
+      stream.once("wantTrailers", () =>
+        setImmediate(() => {
+          if (!stream.destroyed && stream.state?.remoteClose === 0) stream.close(0);
+        }),
+      );
+      res.addTrailers(nodeHeaders(ctx.responseTrailer));
+      res.end();
+    } catch {
+      // The stream broke while ending; the close listener sees the rest.
+    } finally {
+      if (!this.aborted.signal.aborted) this.aborted.abort(error);
+    }
+  }
 }
 
 /** A gRPC length-prefixed message, gzipped when it has `compressFrom` bytes or more. */

@@ -112,6 +112,27 @@ export function createSessionOpener(
     session.goLive();
   }
 
+  /**
+   * What runs once a session has closed. Made here rather than inline in the
+   * async `open`: a closure there would keep open's whole scope (the
+   * device's cursors among it) for as long as the stream stays open.
+   */
+  function cleanupOf(session: DeviceSession): () => void {
+    return () => {
+      const { id, identity } = session;
+      if (session.closeReason) deps.metrics?.sessionsClosed.inc({ reason: session.closeReason });
+      hub.detach(session);
+      deps.presence.unwatch(id);
+      deps.presence.deviceDisconnected(identity.userId);
+      const about = { sessionId: id, deviceId: identity.deviceId };
+      // Compare-and-delete: never erases the route of a newer session.
+      void deps.routing
+        .unregister(identity.deviceId, id)
+        .then(() => logger.debug(about, "session closed"))
+        .catch((err) => logger.warn({ ...about, err }, "route cleanup failed"));
+    };
+  }
+
   return {
     stopAccepting() {
       accepting = false;
@@ -174,17 +195,7 @@ export function createSessionOpener(
           },
         }),
       );
-      session.whenClosed(() => {
-        if (session.closeReason) deps.metrics?.sessionsClosed.inc({ reason: session.closeReason });
-        hub.detach(session);
-        deps.presence.unwatch(id);
-        deps.presence.deviceDisconnected(identity.userId);
-        // Compare-and-delete: never erases the route of a newer session.
-        void deps.routing
-          .unregister(identity.deviceId, id)
-          .then(() => logger.debug(about, "session closed"))
-          .catch((err) => logger.warn({ ...about, err }, "route cleanup failed"));
-      });
+      session.whenClosed(cleanupOf(session));
       boundedCatchUp(session, cursors).catch((err) => {
         logger.error({ ...about, err }, "catch-up failed");
         session.close({ code: Code.Unavailable, reason: "INTERNAL", message: "catch-up failed; reconnect", retryAfterMs: 1000 });

@@ -54,6 +54,15 @@ export function authenticate(signer: TokenSigner, header: Headers, fallbackToken
   return signer.verify(token);
 }
 
+/**
+ * Closes the session when the call is aborted. A plain function so that the
+ * listener holds only the session, not the scope of the async handler that
+ * opened it (the hello and its cursors) for the life of the stream.
+ */
+function closeOnAbort(signal: AbortSignal, session: DeviceSession): void {
+  signal.addEventListener("abort", () => session.close(), { once: true });
+}
+
 function cursorMap(cursors: readonly Cursor[]): Map<ConversationId, Seq> {
   const out = new Map<ConversationId, Seq>();
   for (const c of cursors.slice(0, 100_000)) {
@@ -249,7 +258,7 @@ export function createStreamHandlers(deps: StreamHandlerDeps) {
       const identity = authenticate(deps.signer, ctx.requestHeader, hello.token);
       const session = await deps.opener.open(identity, "bidi", cursorMap(hello.cursors));
       void readFrames(session, frames);
-      ctx.signal.addEventListener("abort", () => session.close(), { once: true });
+      closeOnAbort(ctx.signal, session);
       const batched = hello.acceptEventBatches;
       return { batches: session.batches(batchSize(batched)), batched };
     } catch (err) {
@@ -313,7 +322,7 @@ export function createStreamHandlers(deps: StreamHandlerDeps) {
       } catch (err) {
         throw toConnectError(err, logger);
       }
-      ctx.signal.addEventListener("abort", () => session.close(), { once: true });
+      closeOnAbort(ctx.signal, session);
       // Browsers cannot ping on a server stream: a periodic event keeps proxies
       // from idling it out, and the device's Heartbeat calls prove it is still
       // there; a session without them is a half-open connection and goes.
