@@ -52,7 +52,8 @@ const GZIP_HEAD = Object.freeze({ "content-type": "application/grpc+proto", "grp
  *
  * The implementation is the same function connect-es calls, with the same
  * kind of handler context; its signal aborts when the client goes away or
- * the response has ended.
+ * the response has ended, and the iterator it returned is returned as soon
+ * as the client goes away (see Responder).
  */
 export function createGrpcStreamPath<I extends DescMessage, O extends DescMessage>(
   opts: GrpcStreamPathOptions<I, O>,
@@ -71,11 +72,10 @@ export function createGrpcStreamPath<I extends DescMessage, O extends DescMessag
       return req.headers["grpc-timeout"] === undefined;
     },
     serve(req, res) {
-      const aborted = new AbortController();
       const gzip = acceptsGzip(req.headers["grpc-accept-encoding"]);
-      const ctx = new StreamContext(method, req, aborted.signal, gzip);
+      const ctx = new StreamContext(method, req, gzip);
       const messages = impl(readMessages(req, method.input, readMaxBytes), ctx);
-      new Responder(res, messages, ctx, aborted, { schema: method.output, compressFrom: gzip ? compressMinBytes : Infinity, toWireError });
+      new Responder(res, messages, ctx, { schema: method.output, compressFrom: gzip ? compressMinBytes : Infinity, toWireError });
     },
   };
 }
@@ -97,15 +97,33 @@ class StreamContext implements HandlerContext {
   private header: Headers | undefined;
   private trailer: Headers | undefined;
   private contextValues: ContextValues | undefined;
+  private controller: AbortController | undefined;
+  private abortReason: unknown;
+  private ended = false;
 
   constructor(
     readonly method: DescMethod,
     private readonly req: http2.Http2ServerRequest,
-    readonly signal: AbortSignal,
     private readonly gzip: boolean,
   ) {
     this.service = method.parent;
     this.url = req.url;
+  }
+
+  /** Made on first use (the device stream's handler does not use it): an idle stream holds no controller. */
+  get signal(): AbortSignal {
+    if (this.controller) return this.controller.signal;
+    if (this.ended) return AbortSignal.abort(this.abortReason);
+    this.controller = new AbortController();
+    return this.controller.signal;
+  }
+
+  /** The call has ended: aborts the signal (once), with the error it ended with or why it was cut. */
+  abort(reason: unknown): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.abortReason = reason;
+    this.controller?.abort(reason);
   }
 
   timeoutMs(): undefined {
@@ -290,7 +308,6 @@ class Responder<O extends DescMessage> {
     private readonly res: http2.Http2ServerResponse,
     messages: AsyncIterable<MessageShape<O>>,
     private readonly ctx: StreamContext,
-    private readonly aborted: AbortController,
     private readonly opts: { schema: O; compressFrom: number; toWireError: (err: unknown) => ConnectError },
   ) {
     this.it = messages[Symbol.asyncIterator]();
@@ -324,8 +341,14 @@ class Responder<O extends DescMessage> {
 
   private readonly onError = (err: unknown): void => void this.end(this.opts.toWireError(err));
 
+  /**
+   * The client went away. The implementation's iterator is returned at once
+   * (a device session ends here, even while it waits for events), and a
+   * write still in flight will not call back: the loop moves on by itself.
+   */
   private readonly onClose = (): void => {
-    if (!this.aborted.signal.aborted) this.aborted.abort(new ConnectError("client went away", Code.Aborted));
+    this.ctx.abort(new ConnectError("client went away", Code.Aborted));
+    this.it.return?.().catch(() => {});
     if (!this.writing) return;
     this.writing = false;
     this.pull();
@@ -351,7 +374,7 @@ class Responder<O extends DescMessage> {
     } catch {
       // The stream broke while ending; the close listener sees the rest.
     } finally {
-      if (!this.aborted.signal.aborted) this.aborted.abort(error);
+      this.ctx.abort(error);
     }
   }
 }

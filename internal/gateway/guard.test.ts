@@ -45,3 +45,30 @@ test("unary, generator and hand-written streaming methods all leave with mapped 
     expect(err.rawMessage).not.toContain("secret");
   }
 });
+
+test("a streaming method's iterator is returned when the call's signal aborts, even while a read waits", async () => {
+  let returned = false;
+  let release: (r: IteratorResult<number>) => void = () => {};
+  const guarded = guardService(
+    {
+      stream: (_req: unknown, _ctx: { signal: AbortSignal }): AsyncIterable<number> => ({
+        [Symbol.asyncIterator]: () => ({
+          next: () => new Promise<IteratorResult<number>>((r) => (release = r)),
+          return: () => {
+            returned = true;
+            release({ value: undefined, done: true });
+            return Promise.resolve({ value: undefined, done: true });
+          },
+        }),
+      }),
+    },
+    logger,
+  );
+  const call = new AbortController();
+  const it = guarded.stream({}, { signal: call.signal })[Symbol.asyncIterator]();
+  const waiting = it.next();
+  expect(returned).toBe(false);
+  call.abort();
+  expect(returned).toBe(true);
+  expect((await waiting).done).toBe(true);
+});

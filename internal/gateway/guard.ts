@@ -6,7 +6,9 @@ import { toConnectError } from "./error-mapping.ts";
  * through toConnectError: typed domain errors keep their code and reason,
  * unknown ones become Internal without leaking their cause. A method that
  * returns an async iterable (a streaming method, generator or hand-written)
- * gets its iterable wrapped; any other is awaited.
+ * gets its iterable wrapped, and returned when the call's signal aborts
+ * (connect-es does not return it while it waits for the next item); any
+ * other is awaited.
  */
 export function guardService<T extends Record<string, (...args: never[]) => unknown>>(impl: T, logger: Logger): T {
   const toWire = (err: unknown) => toConnectError(err, logger);
@@ -19,7 +21,7 @@ export function guardService<T extends Record<string, (...args: never[]) => unkn
       } catch (err) {
         return Promise.reject(toWire(err));
       }
-      if (isAsyncIterable(result)) return mapErrors(result, toWire);
+      if (isAsyncIterable(result)) return mapErrors(result, toWire, signalOf(args[args.length - 1]));
       return Promise.resolve(result).catch((err: unknown) => {
         throw toWire(err);
       });
@@ -32,14 +34,24 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
   return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
 }
 
-/** The same items, with every error the iterator raises passed through `map`. */
-function mapErrors<V>(source: AsyncIterable<V>, map: (err: unknown) => unknown): AsyncIterable<V> {
+/** The call's abort signal, when the last argument is a handler context. */
+function signalOf(ctx: unknown): AbortSignal | undefined {
+  const signal = (ctx as { signal?: unknown } | undefined)?.signal;
+  return signal instanceof AbortSignal ? signal : undefined;
+}
+
+/**
+ * The same items, with every error the iterator raises passed through `map`;
+ * the iterator is returned once `signal` aborts.
+ */
+function mapErrors<V>(source: AsyncIterable<V>, map: (err: unknown) => unknown, signal: AbortSignal | undefined): AsyncIterable<V> {
   const rethrow = (err: unknown): never => {
     throw map(err);
   };
   return {
     [Symbol.asyncIterator]() {
       const inner = source[Symbol.asyncIterator]();
+      signal?.addEventListener("abort", () => void inner.return?.().catch(() => {}), { once: true });
       return {
         next: () => inner.next().catch(rethrow),
         return: (value?: unknown) => (inner.return?.(value) ?? Promise.resolve({ done: true as const, value: undefined })).catch(rethrow),

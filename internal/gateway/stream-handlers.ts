@@ -258,7 +258,9 @@ export function createStreamHandlers(deps: StreamHandlerDeps) {
       const identity = authenticate(deps.signer, ctx.requestHeader, hello.token);
       const session = await deps.opener.open(identity, "bidi", cursorMap(hello.cursors));
       void readFrames(session, frames);
-      closeOnAbort(ctx.signal, session);
+      // No abort listener: the transport returns the iterator when the call
+      // ends (the lean path itself, connect-es through guardService), and
+      // returning it closes the session.
       const batched = hello.acceptEventBatches;
       return { batches: session.batches(batchSize(batched)), batched };
     } catch (err) {

@@ -186,6 +186,36 @@ describe("ChatService.Connect over gRPC: lean path and connect-es answer alike [
     expect(fromLean.filter((e) => e === "message").length).toBe(16);
   });
 
+  test("a client that cancels its idle stream ends its session at once, on either path", async () => {
+    /** chat_open_streams as the server reports it. */
+    const openStreams = async (url: string) => {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      return Number(/^chat_open_streams (\d+)/m.exec(text)?.[1]);
+    };
+    for (const server of [lean(), connect()]) {
+      const device = await newDevice(server.url, `gp_x_${crypto.randomUUID().slice(0, 8)}`);
+      const before = await openStreams(server.url);
+      const client = http2.connect(server.url);
+      try {
+        const req = client.request({ ":method": "POST", ":path": PATH, "content-type": "application/grpc", te: "trailers", authorization: `Bearer ${device.token}` });
+        req.on("error", () => {});
+        req.write(hello());
+        // The Welcome came: the session is open and idle (its catch-up is empty).
+        await new Promise<void>((resolve) => req.once("data", () => resolve()));
+        expect(await openStreams(server.url)).toBe(before + 1);
+        req.close(http2.constants.NGHTTP2_CANCEL);
+        let now = before + 1;
+        for (let i = 0; i < 100 && now !== before; i++) {
+          await Bun.sleep(20);
+          now = await openStreams(server.url);
+        }
+        expect(now).toBe(before);
+      } finally {
+        client.close();
+      }
+    }
+  });
+
   test("the lean path gzips exactly the frames from the threshold on", () => {
     const small = new Uint8Array(100).fill(7);
     const big = new Uint8Array(20_000).fill(7);
