@@ -53,9 +53,9 @@ export interface DeviceSession {
    */
   batches(maxBatch: number): AsyncIterableIterator<ServerEvent[]>;
   /**
-   * Runs `cleanup` once the session has closed (at once if it has), after
-   * the close itself. A callback rather than a promise: one object less per
-   * open stream.
+   * Runs `cleanup` at the next microtask after the session closes (or after
+   * this call, if it has closed already). A callback rather than a promise:
+   * fewer objects per open stream.
    */
   whenClosed(cleanup: () => void): void;
 }
