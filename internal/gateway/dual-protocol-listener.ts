@@ -2,6 +2,7 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import { createSweep } from "../domain/index.ts";
+import type { GrpcStreamPath } from "./grpc-stream-path.ts";
 
 type Handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
 
@@ -12,6 +13,13 @@ const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
  * (Connect-Web from browsers, which never speak h2c). node:http2's
  * `allowHTTP1` only works with TLS, so the first bytes of each connection
  * pick the server: the HTTP/2 client preface, or anything else.
+ *
+ * HTTP/2 streams that a `streamPaths` entry accepts (grpc-stream-path.ts)
+ * are served on the raw stream; every other stream gets node:http2's
+ * compatibility request and response and goes to `handler`, as the server's
+ * request listener would. Making those two objects (with their stream
+ * states and event tables) only where they are used keeps them off the
+ * device streams a gateway holds by the 10^5.
  */
 export interface DualProtocolListener {
   listen(port: number, host: string): Promise<net.AddressInfo>;
@@ -28,8 +36,20 @@ export interface LivenessConfig {
   readonly pingTimeoutMs: number;
 }
 
-export function createDualProtocolListener(handler: Handler, liveness: LivenessConfig): DualProtocolListener {
-  const h2 = http2.createServer({}, handler as never);
+export function createDualProtocolListener(
+  handler: Handler,
+  liveness: LivenessConfig,
+  streamPaths: readonly GrpcStreamPath[] = [],
+): DualProtocolListener {
+  const h2 = http2.createServer({});
+  h2.on("stream", (h2stream, headers, _flags, rawHeaders) => {
+    const stream = h2stream as http2.ServerHttp2Stream;
+    for (const path of streamPaths) if (path.accepts(headers)) return path.serve(stream, headers);
+    const req = new http2.Http2ServerRequest(stream, headers, {}, rawHeaders as unknown as string[]);
+    const res = new http2.Http2ServerResponse(stream);
+    if (headers.expect === "100-continue") res.writeContinue();
+    handler(req, res);
+  });
   const h1 = http.createServer(handler as never);
   const sockets = new Set<net.Socket>();
   // A peer that vanished without FIN (half-open) never errors a write until

@@ -97,24 +97,24 @@ export function createGateway(cfg: GatewayConfig, deps: GatewayDeps): Gateway {
     router.service(ChatService, chat);
     router.service(AuthService, guardService(auth, logger));
   };
+  const leanPaths =
+    cfg.streamPath === "lean"
+      ? [
+          createGrpcStreamPath({
+            method: ChatService.method.connect,
+            // Unguarded: the path maps errors itself, one generator less per stream.
+            impl: streams.connect,
+            toWireError: (err) => toConnectError(err, logger),
+            readMaxBytes,
+            compressMinBytes: COMPRESS_MIN_BYTES,
+          }),
+        ]
+      : [];
   const listener = createDualProtocolListener(
     createRpcAdapter({
       routes,
       logger,
       readMaxBytes,
-      leanPaths:
-        cfg.streamPath === "lean"
-          ? [
-              createGrpcStreamPath({
-                method: ChatService.method.connect,
-                // Unguarded: the path maps errors itself, one generator less per stream.
-                impl: streams.connect,
-                toWireError: (err) => toConnectError(err, logger),
-                readMaxBytes,
-                compressMinBytes: COMPRESS_MIN_BYTES,
-              }),
-            ]
-          : [],
       fallback: (req, res) => {
         if (deps.fallback?.(req as never, res as never)) return;
         const r = res as import("node:http").ServerResponse;
@@ -123,6 +123,7 @@ export function createGateway(cfg: GatewayConfig, deps: GatewayDeps): Gateway {
       },
     }),
     { pingIntervalMs: cfg.heartbeatIntervalMs, pingTimeoutMs: cfg.idleTimeoutMs },
+    leanPaths,
   );
 
   return {

@@ -24,7 +24,8 @@ async function callWith(
     readMaxBytes: 1024,
     compressMinBytes: 16 * 1024,
   });
-  const server = http2.createServer((req, res) => path.serve(req, res));
+  const server = http2.createServer({});
+  server.on("stream", (stream, headers) => path.serve(stream as http2.ServerHttp2Stream, headers));
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;

@@ -23,8 +23,9 @@ export interface GrpcStreamPathOptions<I extends DescMessage, O extends DescMess
 
 /** The lean path for one bidi method; `accepts` says which requests it takes, the rest stay with connect-es. */
 export interface GrpcStreamPath {
-  accepts(req: http2.Http2ServerRequest): boolean;
-  serve(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): void;
+  accepts(headers: http2.IncomingHttpHeaders): boolean;
+  /** Serves the raw HTTP/2 stream (no node:http2 compatibility request and response). */
+  serve(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void;
 }
 
 const HEADER_BYTES = 5;
@@ -62,20 +63,20 @@ export function createGrpcStreamPath<I extends DescMessage, O extends DescMessag
   const requestPath = `/${method.parent.typeName}/${method.name}`;
 
   return {
-    accepts(req) {
-      if (req.httpVersionMajor !== 2 || req.method !== "POST") return false;
-      if (req.url.split("?", 2)[0] !== requestPath) return false;
-      const type = req.headers["content-type"];
+    accepts(headers) {
+      if (headers[":method"] !== "POST") return false;
+      if ((headers[":path"] ?? "").split("?", 2)[0] !== requestPath) return false;
+      const type = headers["content-type"];
       if (type !== "application/grpc" && type !== "application/grpc+proto") return false;
-      const encoding = req.headers["grpc-encoding"];
+      const encoding = headers["grpc-encoding"];
       if (encoding !== undefined && encoding !== "identity") return false;
-      return req.headers["grpc-timeout"] === undefined;
+      return headers["grpc-timeout"] === undefined;
     },
-    serve(req, res) {
-      const gzip = acceptsGzip(req.headers["grpc-accept-encoding"]);
-      const ctx = new StreamContext(method, req, gzip);
-      const messages = impl(readMessages(req, method.input, readMaxBytes), ctx);
-      new Responder(res, messages, ctx, { schema: method.output, compressFrom: gzip ? compressMinBytes : Infinity, toWireError });
+    serve(stream, headers) {
+      const gzip = acceptsGzip(headers["grpc-accept-encoding"]);
+      const ctx = new StreamContext(method, headers, gzip);
+      const messages = impl(readMessages(stream, method.input, readMaxBytes), ctx);
+      new Responder(stream, messages, ctx, { schema: method.output, compressFrom: gzip ? compressMinBytes : Infinity, toWireError });
     },
   };
 }
@@ -103,11 +104,11 @@ class StreamContext implements HandlerContext {
 
   constructor(
     readonly method: DescMethod,
-    private readonly req: http2.Http2ServerRequest,
+    private readonly headers: http2.IncomingHttpHeaders,
     private readonly gzip: boolean,
   ) {
     this.service = method.parent;
-    this.url = req.url;
+    this.url = headers[":path"] ?? "";
   }
 
   /** Made on first use (the device stream's handler does not use it): an idle stream holds no controller. */
@@ -132,7 +133,7 @@ class StreamContext implements HandlerContext {
 
   get requestHeader(): Headers {
     const out = new Headers();
-    for (const [name, value] of Object.entries(this.req.headers)) {
+    for (const [name, value] of Object.entries(this.headers)) {
       if (name.startsWith(":") || value === undefined) continue;
       if (Array.isArray(value)) for (const v of value) out.append(name, v);
       else out.set(name, String(value));
@@ -171,7 +172,7 @@ const READ_AHEAD = 16;
  * its three listeners rather than a closure per step.
  */
 function readMessages<I extends DescMessage>(
-  req: http2.Http2ServerRequest,
+  req: http2.ServerHttp2Stream,
   schema: I,
   readMaxBytes: number,
 ): AsyncIterable<MessageShape<I>> {
@@ -186,7 +187,7 @@ class RequestMessages<I extends DescMessage> implements AsyncIterableIterator<Me
   private waiter: { resolve: (r: IteratorResult<MessageShape<I>>) => void; reject: (e: unknown) => void } | undefined;
 
   constructor(
-    private readonly req: http2.Http2ServerRequest,
+    private readonly req: http2.ServerHttp2Stream,
     private readonly schema: I,
     private readonly readMaxBytes: number,
   ) {
@@ -305,7 +306,7 @@ class Responder<O extends DescMessage> {
   private writing = false;
 
   constructor(
-    private readonly res: http2.Http2ServerResponse,
+    private readonly res: http2.ServerHttp2Stream,
     messages: AsyncIterable<MessageShape<O>>,
     private readonly ctx: StreamContext,
     private readonly opts: { schema: O; compressFrom: number; toWireError: (err: unknown) => ConnectError },
@@ -324,7 +325,7 @@ class Responder<O extends DescMessage> {
     const { res } = this;
     if (next.done || res.destroyed || res.writableEnded) return void this.end(undefined);
     try {
-      if (!res.headersSent) res.writeHead(200, { ...this.ctx.headFields() });
+      if (!res.headersSent) this.respondHead();
       const bytes = envelopeOf(toBinary(this.opts.schema, next.value), this.opts.compressFrom);
       this.writing = true;
       res.write(bytes, (err) => {
@@ -354,22 +355,27 @@ class Responder<O extends DescMessage> {
     this.pull();
   };
 
+  /** Status 200 and the response head; the trailers follow the messages (`wantTrailers`). */
+  private respondHead(): void {
+    this.res.respond({ ":status": 200, ...this.ctx.headFields() }, { waitForTrailers: true });
+  }
+
   private async end(error: ConnectError | undefined): Promise<void> {
     const { res, ctx } = this;
     await this.it.return?.().catch(() => {});
     try {
       if (res.destroyed || res.writableEnded) return;
       setTrailerStatus(ctx.responseTrailer, error);
-      if (!res.headersSent) res.writeHead(200, { ...ctx.headFields() });
-      // A client still sending would block on flow control once nobody reads: after
-      // the trailers, reset the stream with NO_ERROR (the trailers go first).
-      const stream = res.stream;
-      stream.once("wantTrailers", () =>
+      if (!res.headersSent) this.respondHead();
+      const trailers = nodeHeaders(ctx.responseTrailer);
+      res.once("wantTrailers", () => {
+        res.sendTrailers(trailers);
+        // A client still sending would block on flow control once nobody reads: after
+        // the trailers, reset the stream with NO_ERROR (the trailers go first).
         setImmediate(() => {
-          if (!stream.destroyed && stream.state?.remoteClose === 0) stream.close(0);
-        }),
-      );
-      res.addTrailers(nodeHeaders(ctx.responseTrailer));
+          if (!res.destroyed && res.state?.remoteClose === 0) res.close(0);
+        });
+      });
       res.end();
     } catch {
       // The stream broke while ending; the close listener sees the rest.

@@ -9,7 +9,6 @@ import {
 import type http from "node:http";
 import type http2 from "node:http2";
 import type { Logger } from "pino";
-import type { GrpcStreamPath } from "./grpc-stream-path.ts";
 
 type NodeReq = http.IncomingMessage | http2.Http2ServerRequest;
 type NodeRes = http.ServerResponse | http2.Http2ServerResponse;
@@ -31,8 +30,6 @@ export function createRpcAdapter(opts: {
   fallback: (req: NodeReq, res: NodeRes) => void;
   logger: Logger;
   readMaxBytes: number;
-  /** Requests these take (see grpc-stream-path.ts) bypass connect-es. */
-  leanPaths?: readonly GrpcStreamPath[];
 }): (req: NodeReq, res: NodeRes) => void {
   const router = createConnectRouter({
     acceptCompression: [compressionGzip, compressionBrotli],
@@ -49,11 +46,7 @@ export function createRpcAdapter(opts: {
   const paths = new Map<string, UniversalHandler>();
   for (const h of router.handlers) paths.set(h.requestPath, h);
 
-  const lean = opts.leanPaths ?? [];
   return (req, res) => {
-    for (const path of lean) {
-      if (path.accepts(req as http2.Http2ServerRequest)) return path.serve(req as http2.Http2ServerRequest, res as http2.Http2ServerResponse);
-    }
     const handler = paths.get(req.url?.split("?", 2)[0] ?? "");
     if (!handler) return opts.fallback(req, res);
     const uReq = universalRequestFromNodeRequest(req as never, res as never, undefined, undefined);
