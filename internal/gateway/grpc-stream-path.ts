@@ -172,11 +172,11 @@ const READ_AHEAD = 16;
  * its three listeners rather than a closure per step.
  */
 function readMessages<I extends DescMessage>(
-  req: http2.ServerHttp2Stream,
+  stream: http2.ServerHttp2Stream,
   schema: I,
   readMaxBytes: number,
 ): AsyncIterable<MessageShape<I>> {
-  return new RequestMessages(req, schema, readMaxBytes);
+  return new RequestMessages(stream, schema, readMaxBytes);
 }
 
 class RequestMessages<I extends DescMessage> implements AsyncIterableIterator<MessageShape<I>> {
@@ -187,27 +187,27 @@ class RequestMessages<I extends DescMessage> implements AsyncIterableIterator<Me
   private waiter: { resolve: (r: IteratorResult<MessageShape<I>>) => void; reject: (e: unknown) => void } | undefined;
 
   constructor(
-    private readonly req: http2.ServerHttp2Stream,
+    private readonly stream: http2.ServerHttp2Stream,
     private readonly schema: I,
     private readonly readMaxBytes: number,
   ) {
-    req.on("data", this.onData);
-    req.on("end", this.onEnd);
-    req.on("close", this.onEnd);
+    stream.on("data", this.onData);
+    stream.on("end", this.onEnd);
+    stream.on("close", this.onEnd);
     // Stays after stop(): an error event without a listener would throw.
-    req.on("error", this.onError);
+    stream.on("error", this.onError);
   }
 
   next(): Promise<IteratorResult<MessageShape<I>>> {
-    const { ready, req } = this;
+    const { ready, stream } = this;
     if (ready.length > 0) {
       const value = ready.shift()!;
-      if (ready.length < READ_AHEAD / 2 && req.isPaused()) req.resume();
+      if (ready.length < READ_AHEAD / 2 && stream.isPaused()) stream.resume();
       return Promise.resolve({ value, done: false });
     }
     if (this.failure !== undefined) return Promise.reject(this.failure);
     if (this.ended) return Promise.resolve({ value: undefined, done: true });
-    if (req.isPaused()) req.resume();
+    if (stream.isPaused()) stream.resume();
     return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
   }
 
@@ -244,7 +244,7 @@ class RequestMessages<I extends DescMessage> implements AsyncIterableIterator<Me
       at = end;
     }
     this.pending = at === pending.length ? EMPTY : pending.subarray(at);
-    if (this.ready.length >= READ_AHEAD) this.req.pause();
+    if (this.ready.length >= READ_AHEAD) this.stream.pause();
     this.settle();
   };
 
@@ -264,9 +264,9 @@ class RequestMessages<I extends DescMessage> implements AsyncIterableIterator<Me
   }
 
   private stop(): void {
-    this.req.off("data", this.onData);
-    this.req.off("end", this.onEnd);
-    this.req.off("close", this.onEnd);
+    this.stream.off("data", this.onData);
+    this.stream.off("end", this.onEnd);
+    this.stream.off("close", this.onEnd);
   }
 
   private settle(): void {
@@ -306,14 +306,14 @@ class Responder<O extends DescMessage> {
   private writing = false;
 
   constructor(
-    private readonly res: http2.ServerHttp2Stream,
+    private readonly stream: http2.ServerHttp2Stream,
     messages: AsyncIterable<MessageShape<O>>,
     private readonly ctx: StreamContext,
     private readonly opts: { schema: O; compressFrom: number; toWireError: (err: unknown) => ConnectError },
   ) {
     this.it = messages[Symbol.asyncIterator]();
     // `on`, as close comes once: saves `once`'s wrapper.
-    res.on("close", this.onClose);
+    stream.on("close", this.onClose);
     this.pull();
   }
 
@@ -322,13 +322,13 @@ class Responder<O extends DescMessage> {
   }
 
   private readonly onNext = (next: IteratorResult<MessageShape<O>>): void => {
-    const { res } = this;
-    if (next.done || res.destroyed || res.writableEnded) return void this.end(undefined);
+    const { stream } = this;
+    if (next.done || stream.destroyed || stream.writableEnded) return void this.end(undefined);
     try {
-      if (!res.headersSent) this.respondHead();
+      if (!stream.headersSent) this.respondHead();
       const bytes = envelopeOf(toBinary(this.opts.schema, next.value), this.opts.compressFrom);
       this.writing = true;
-      res.write(bytes, (err) => {
+      stream.write(bytes, (err) => {
         if (!this.writing) return; // the close already moved on
         this.writing = false;
         if (err) this.onError(err);
@@ -357,26 +357,26 @@ class Responder<O extends DescMessage> {
 
   /** Status 200 and the response head; the trailers follow the messages (`wantTrailers`). */
   private respondHead(): void {
-    this.res.respond({ ":status": 200, ...this.ctx.headFields() }, { waitForTrailers: true });
+    this.stream.respond({ ":status": 200, ...this.ctx.headFields() }, { waitForTrailers: true });
   }
 
   private async end(error: ConnectError | undefined): Promise<void> {
-    const { res, ctx } = this;
+    const { stream, ctx } = this;
     await this.it.return?.().catch(() => {});
     try {
-      if (res.destroyed || res.writableEnded) return;
+      if (stream.destroyed || stream.writableEnded) return;
       setTrailerStatus(ctx.responseTrailer, error);
-      if (!res.headersSent) this.respondHead();
+      if (!stream.headersSent) this.respondHead();
       const trailers = nodeHeaders(ctx.responseTrailer);
-      res.once("wantTrailers", () => {
-        res.sendTrailers(trailers);
+      stream.once("wantTrailers", () => {
+        stream.sendTrailers(trailers);
         // A client still sending would block on flow control once nobody reads: after
         // the trailers, reset the stream with NO_ERROR (the trailers go first).
         setImmediate(() => {
-          if (!res.destroyed && res.state?.remoteClose === 0) res.close(0);
+          if (!stream.destroyed && stream.state?.remoteClose === 0) stream.close(0);
         });
       });
-      res.end();
+      stream.end();
     } catch {
       // The stream broke while ending; the close listener sees the rest.
     } finally {
