@@ -9,7 +9,9 @@ import { join } from "node:path";
  * size, object count and objects per type from bun:jsc) into HEAP_STATS_DIR.
  * Two dumps around a bench phase, e.g. `--scenario idle --mode external`,
  * give what each connection holds once garbage is gone; docs/benchmarks.md,
- * idle, has such a run.
+ * idle, has such a run. With HEAP_SNAPSHOT=1 each dump also writes
+ * `heap-<n>.snapshot.json` (Bun.generateHeapSnapshot), which
+ * `bun cmd/bench/heap-snapshot-summary.ts FILE N` breaks down per connection.
  */
 const dir = process.env.HEAP_STATS_DIR ?? ".";
 let dumps = 0;
@@ -27,5 +29,10 @@ process.on("SIGUSR2", () => {
     }),
   );
   console.error(`heap stats written to ${file}`);
+  if (process.env.HEAP_SNAPSHOT === "1") {
+    const snapshotFile = join(dir, `heap-${dumps - 1}.snapshot.json`);
+    writeFileSync(snapshotFile, JSON.stringify(Bun.generateHeapSnapshot()));
+    console.error(`heap snapshot written to ${snapshotFile}`);
+  }
 });
 await import("../server/main.ts");
