@@ -149,9 +149,7 @@ class Session implements DeviceSession {
       this.failure = connectError(end.code, end.reason, end.message);
     }
     this.buffered.length = 0;
-    const writers = this.wakeWriters;
-    this.wakeWriters = [];
-    for (const w of writers) w();
+    this.releaseWriters();
     this.wake();
     const cleanup = this.cleanup;
     this.cleanup = undefined;
@@ -257,12 +255,16 @@ class Session implements DeviceSession {
   /** Up to `maxBatch` queued events, waking writers that waited for room. */
   private take(maxBatch: number): ServerEvent[] {
     const batch = this.queue.splice(0, maxBatch);
-    if (this.wakeWriters.length > 0 && this.queue.length < this.queueLimit) {
-      const writers = this.wakeWriters;
-      this.wakeWriters = [];
-      for (const w of writers) w();
-    }
+    if (this.queue.length < this.queueLimit) this.releaseWriters();
     return batch;
+  }
+
+  /** Lets every catch-up writer waiting for queue room (or for the close) go on. */
+  private releaseWriters(): void {
+    if (this.wakeWriters.length === 0) return;
+    const writers = this.wakeWriters;
+    this.wakeWriters = [];
+    for (const w of writers) w();
   }
 
   /**

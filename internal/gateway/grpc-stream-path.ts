@@ -75,8 +75,8 @@ export function createGrpcStreamPath<I extends DescMessage, O extends DescMessag
     serve(stream, headers) {
       const gzip = acceptsGzip(headers["grpc-accept-encoding"]);
       const ctx = new StreamContext(method, headers, gzip);
-      const messages = impl(readMessages(stream, method.input, readMaxBytes), ctx);
-      new Responder(stream, messages, ctx, { schema: method.output, compressFrom: gzip ? compressMinBytes : Infinity, toWireError });
+      const messages = impl(new RequestMessages(stream, method.input, readMaxBytes), ctx);
+      new Responder(stream, messages, ctx, method.output, gzip ? compressMinBytes : Infinity, toWireError);
     },
   };
 }
@@ -171,14 +171,6 @@ const READ_AHEAD = 16;
  * away ends the messages. A class, so that a stream holds one object and
  * its three listeners rather than a closure per step.
  */
-function readMessages<I extends DescMessage>(
-  stream: http2.ServerHttp2Stream,
-  schema: I,
-  readMaxBytes: number,
-): AsyncIterable<MessageShape<I>> {
-  return new RequestMessages(stream, schema, readMaxBytes);
-}
-
 class RequestMessages<I extends DescMessage> implements AsyncIterableIterator<MessageShape<I>> {
   private readonly ready: MessageShape<I>[] = [];
   private pending: Uint8Array = EMPTY;
@@ -223,7 +215,7 @@ class RequestMessages<I extends DescMessage> implements AsyncIterableIterator<Me
   }
 
   private readonly onData = (chunk: Uint8Array): void => {
-    let pending = this.pending.length === 0 ? chunk : concat(this.pending, chunk);
+    const pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
     let at = 0;
     while (pending.length - at >= HEADER_BYTES) {
       const flags = pending[at]!;
@@ -297,8 +289,8 @@ class RequestMessages<I extends DescMessage> implements AsyncIterableIterator<Me
  * a device's queue while the device does not read.
  *
  * Driven by promise callbacks rather than an async function: a stream then
- * holds this one object and its two listeners between frames, instead of a
- * suspended async function, its scope and promises.
+ * holds this one object and its three callbacks between frames, instead of
+ * a suspended async function, its scope and promises.
  */
 class Responder<O extends DescMessage> {
   private readonly it: AsyncIterator<MessageShape<O>>;
@@ -309,7 +301,10 @@ class Responder<O extends DescMessage> {
     private readonly stream: http2.ServerHttp2Stream,
     messages: AsyncIterable<MessageShape<O>>,
     private readonly ctx: StreamContext,
-    private readonly opts: { schema: O; compressFrom: number; toWireError: (err: unknown) => ConnectError },
+    private readonly schema: O,
+    /** Messages from this size on are gzipped (Infinity: the client does not accept gzip). */
+    private readonly compressFrom: number,
+    private readonly toWireError: (err: unknown) => ConnectError,
   ) {
     this.it = messages[Symbol.asyncIterator]();
     // `on`, as close comes once: saves `once`'s wrapper.
@@ -326,7 +321,7 @@ class Responder<O extends DescMessage> {
     if (next.done || stream.destroyed || stream.writableEnded) return void this.end(undefined);
     try {
       if (!stream.headersSent) this.respondHead();
-      const bytes = envelopeOf(toBinary(this.opts.schema, next.value), this.opts.compressFrom);
+      const bytes = envelopeOf(toBinary(this.schema, next.value), this.compressFrom);
       this.writing = true;
       stream.write(bytes, (err) => {
         if (!this.writing) return; // the close already moved on
@@ -340,7 +335,7 @@ class Responder<O extends DescMessage> {
     }
   };
 
-  private readonly onError = (err: unknown): void => void this.end(this.opts.toWireError(err));
+  private readonly onError = (err: unknown): void => void this.end(this.toWireError(err));
 
   /**
    * The client went away. The implementation's iterator is returned at once
@@ -395,14 +390,6 @@ export function envelopeOf(payload: Uint8Array, compressFrom: number): Uint8Arra
   out.set(body, HEADER_BYTES);
   return out;
 }
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
-}
-
 
 function acceptsGzip(header: string | string[] | undefined): boolean {
   const value = Array.isArray(header) ? header.join(",") : (header ?? "");

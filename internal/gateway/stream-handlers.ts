@@ -237,7 +237,7 @@ export function createStreamHandlers(deps: StreamHandlerDeps) {
       }
     } finally {
       reading.delete(session);
-      // Client half-closed or went away: end the session (its cleanup runs on `done`).
+      // Client half-closed or went away: end the session (its cleanup runs in whenClosed).
       session.close();
     }
   }
@@ -262,7 +262,7 @@ export function createStreamHandlers(deps: StreamHandlerDeps) {
       // ends (the lean path itself, connect-es through guardService), and
       // returning it closes the session.
       const batched = hello.acceptEventBatches;
-      return { batches: session.batches(batchSize(batched)), batched };
+      return { batches: session.batches(batchSize(batched)), toFrame: batched ? batchedFrames : singleFrames };
     } catch (err) {
       throw toConnectError(err, logger);
     }
@@ -295,7 +295,7 @@ export function createStreamHandlers(deps: StreamHandlerDeps) {
       if (this.batches) return this.batches.next().then(this.toFrame);
       this.opening ??= openConnect(this.requests[Symbol.asyncIterator](), this.ctx).then((o) => {
         this.batches = o.batches;
-        this.toFrame = o.batched ? batchedFrames : singleFrames;
+        this.toFrame = o.toFrame;
       });
       return this.opening.then(() => this.next());
     }

@@ -86,7 +86,6 @@ interface Tail {
   records: LogRecord[];
 }
 
-/** Opens (creating if needed) the log at `path`; refuses a partition count other than the stored one. */
 export interface SqliteLogStorageConfig {
   readonly path: string;
   readonly partitionCount: number;
@@ -96,6 +95,7 @@ export interface SqliteLogStorageConfig {
   readonly commitIntervalMs?: number;
 }
 
+/** Opens (creating if needed) the log at `path`; refuses a partition count other than the stored one. */
 export function openSqliteLogStorage(cfg: SqliteLogStorageConfig): SqliteLogStorage {
   const { partitionCount } = cfg;
   const tailRecords = cfg.tailRecords ?? DEFAULT_TAIL_RECORDS;
@@ -159,7 +159,6 @@ export function openSqliteLogStorage(cfg: SqliteLogStorageConfig): SqliteLogStor
 
   // setImmediate (not a microtask) so appends from every I/O callback of this turn join in.
   const paced = createPacedFlush(flush, { minIntervalMs: cfg.commitIntervalMs ?? 0, soon: setImmediate });
-  const scheduleFlush = paced.request;
 
   function flush(): void {
     if (closed) return;
@@ -235,7 +234,7 @@ export function openSqliteLogStorage(cfg: SqliteLogStorageConfig): SqliteLogStor
       }
       return new Promise<LogPosition[]>((resolve, reject) => {
         pending.push({ records, resolve, reject });
-        scheduleFlush();
+        paced.request();
       });
     },
     read(partition, fromOffset, maxRecords) {
@@ -270,7 +269,7 @@ export function openSqliteLogStorage(cfg: SqliteLogStorageConfig): SqliteLogStor
     },
     commit(groupId, partition, nextOffset) {
       queueCommit({ groupId, partition, nextOffset });
-      scheduleFlush();
+      paced.request();
     },
     stopAppends,
     close() {
