@@ -74,9 +74,10 @@ async function startEmbeddedProcess(env: Record<string, string>, cpuProfDir: str
     stderr: "pipe",
   });
   const port = await waitForListening(child, 30_000);
+  const url = `http://127.0.0.1:${port}`;
   return {
-    urls: [`http://127.0.0.1:${port}`],
-    servers: [{ name: "server", role: "server", pid: child.pid }],
+    urls: [url],
+    servers: [{ name: "server", role: "server", pid: child.pid, metricsUrl: url }],
     backends: [],
     async stop() {
       await stopGently(child);
@@ -133,8 +134,8 @@ async function startDistributed(options: BenchOptions, env: Record<string, strin
   return {
     urls: cluster.gateways.map((g) => g.url),
     servers: [
-      ...cluster.gateways.map((g) => ({ name: g.name, role: "gateway" as const, pid: g.pid })),
-      ...cluster.workers.map((w) => ({ name: w.name, role: "worker" as const, pid: w.pid })),
+      ...cluster.gateways.map((g) => ({ name: g.name, role: "gateway" as const, pid: g.pid, metricsUrl: g.url })),
+      ...cluster.workers.map((w) => ({ name: w.name, role: "worker" as const, pid: w.pid, metricsUrl: w.url })),
     ],
     backends: findBackendProcesses(),
     async stop() {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startEmbeddedServer, type RunningServer } from "../app/index.ts";
 import { BenchUsageError, defaultOptions, parseBenchArgs, parseDurationMs, runBench, runOpenLoop, type BenchOptions } from "./index.ts";
 import { createLatencyHistogram } from "./latency-histogram.ts";
+import { bucketQuantileMs, eventLoopLagOf, stageHistogramsOf, stageLatencies } from "./server-metrics.ts";
 
 describe("bench options", () => {
   test.each([
@@ -83,6 +84,8 @@ test("steady runs against a spawned embedded server and follows every message", 
   expect(load.sentAck.count).toBe(load.e2e.count);
   expect(load.deliveredReceipt.count).toBe(load.e2e.count);
   expect(load.processes.map((p) => p.role).sort()).toEqual(["loadgen", "server"]);
+  // The server's own histograms over the window: every message it pushed was measured there.
+  expect(load.serverStages.find((s) => s.stage === "accept -> push to gateway")?.count).toBeGreaterThan(0);
 }, 60_000);
 
 test("slow-consumer cuts every device that stops reading and reports the gateway's memory", async () => {
@@ -144,4 +147,40 @@ describe("scenarios against a running server (external mode)", () => {
     expect(report.result.users).toBe(4);
     expect(report.result.windowSec).toBeGreaterThan(0);
   }, 60_000);
+});
+
+describe("server stages from /metrics", () => {
+  const scrape = (appendCounts: readonly number[], deliveryCounts: readonly number[]) => ({
+    url: "http://127.0.0.1:1",
+    text: [
+      "# HELP chat_store_write_seconds worker store writes by operation",
+      ...["0.001", "0.002", "0.005", "+Inf"].map((le, i) => `chat_store_write_seconds_bucket{le="${le}",op="append_message"} ${appendCounts[i]}`),
+      ...["0.001", "0.002", "0.005", "+Inf"].map((le, i) => `chat_delivery_latency_seconds_bucket{le="${le}"} ${deliveryCounts[i]}`),
+      'chat_other_seconds_bucket{le="0.001"} 99',
+      "chat_nodejs_eventloop_lag_p99_seconds 0.0123",
+      "chat_nodejs_eventloop_lag_max_seconds 0.05",
+    ].join("\n"),
+  });
+
+  test("quantiles are interpolated inside their bucket, as histogram_quantile does", () => {
+    const buckets: [number, number][] = [[0.001, 50], [0.002, 90], [0.005, 100], [Infinity, 100]];
+    expect(bucketQuantileMs(buckets, 0.5)).toBe(1);
+    expect(bucketQuantileMs(buckets, 0.7)).toBe(1.5);
+    expect(bucketQuantileMs(buckets, 0.99)).toBe(4.7);
+    expect(bucketQuantileMs([[0.001, 1], [Infinity, 10]], 0.99)).toBe("> 1");
+    expect(bucketQuantileMs([[Infinity, 0]], 0.5)).toBe(0);
+  });
+
+  test("stages count only the window, summed over servers", () => {
+    const before = stageHistogramsOf([scrape([10, 10, 10, 10], [0, 0, 0, 0])]);
+    // Two servers at the end: 100 more appends in all, 40 deliveries.
+    const after = stageHistogramsOf([scrape([40, 50, 60, 60], [10, 20, 40, 40]), scrape([20, 40, 50, 50], [0, 0, 0, 0])]);
+    const stages = stageLatencies(before, after);
+    expect(stages.map((s) => s.stage)).toEqual(["accept -> push to gateway", "store write: message"]);
+    expect(stages[0]).toMatchObject({ count: 40, p50Ms: 2 });
+    expect(stages[1]).toMatchObject({ count: 100, p50Ms: 1 });
+    expect(eventLoopLagOf([scrape([0, 0, 0, 0], [0, 0, 0, 0]), { url: "http://127.0.0.1:2", text: "" }])).toEqual([
+      { url: "http://127.0.0.1:1", p99Ms: 12.3, maxMs: 50 },
+    ]);
+  });
 });

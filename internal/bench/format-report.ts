@@ -4,6 +4,7 @@ import type { LoadResult } from "./load-phase.ts";
 import type { PresenceResult } from "./presence-scenario.ts";
 import type { MachineLoad, ProcessUsage } from "./proc-stats.ts";
 import type { ReconnectStormResult } from "./reconnect-storm.ts";
+import type { StageLatency } from "./server-metrics.ts";
 import type { BenchReport, ScenarioResult } from "./run-bench.ts";
 import type { SlowConsumerResult } from "./slow-consumer.ts";
 import type { SaturateResult } from "./throughput-scenarios.ts";
@@ -47,6 +48,17 @@ const errors = (load: LoadResult): string =>
     ...Object.entries(load.streamFailures).map(([k, v]) => `stream ${k} x${v}`),
   ].join(", ");
 
+/** The servers' histograms are coarse (buckets of 0.5 ms to 5 s): their quantiles are interpolated, as Prometheus does. */
+const stageTable = (stages: readonly StageLatency[]): string[] =>
+  stages.length === 0
+    ? []
+    : [
+        table(
+          ["server stage (their histograms, ms)", "count", "p50", "p99"],
+          stages.map((s) => [s.stage, s.count, s.p50Ms, s.p99Ms]),
+        ),
+      ];
+
 function loadSummary(load: LoadResult): string {
   const cpu = load.cpuPerMessage;
   const backends = cpu.withBackendsUs === undefined ? "" : `, with Kafka/Cassandra/Redis ${cpu.withBackendsUs} us`;
@@ -59,6 +71,7 @@ function loadSummary(load: LoadResult): string {
     machineLine("window", load.machine),
     ...load.serverEventLoop.map((l) => `server event loop at ${l.url}: delay p99 ${l.p99Ms} ms, max ${l.maxMs} ms`),
     latencyTable(load),
+    ...stageTable(load.serverStages),
     processTable(load.processes),
   ].join("\n");
 }

@@ -2,7 +2,7 @@ import { createMessageTracker, type TrackerResult } from "./message-tracker.ts";
 import { monotonicUs, runOpenLoop } from "./open-loop.ts";
 import type { PairFleet } from "./pair-fleet.ts";
 import type { MachineLoad, ProcessUsage, WatchedProcess } from "./proc-stats.ts";
-import type { EventLoopLag } from "./server-metrics.ts";
+import type { EventLoopLag, StageLatency } from "./server-metrics.ts";
 import { startStallProbe, startWindowProbe, type WindowUsage } from "./window-probe.ts";
 
 /** One open-loop load at a fixed rate: warm-up, measured window, drain. */
@@ -42,6 +42,8 @@ export interface LoadResult extends TrackerResult {
   readonly loadgenMaxStallMs: number;
   /** Event-loop delay of each gateway/server during the window, from its /metrics. */
   readonly serverEventLoop: readonly EventLoopLag[];
+  /** Each stage of a message as the servers' own latency histograms saw it during the window. */
+  readonly serverStages: readonly StageLatency[];
   readonly sendRejections: number;
   /** Why the phase stopped early, if it did. */
   readonly aborted?: string;
@@ -142,6 +144,7 @@ function summarize(
     maxIssueLagMs: Math.round(run.maxIssueLagUs / 100) / 10,
     loadgenMaxStallMs: run.maxStallMs,
     serverEventLoop: usage.serverEventLoop,
+    serverStages: usage.serverStages,
     sendRejections: run.sendRejections,
     ...(run.aborted ? { aborted: run.aborted } : {}),
     processes,

@@ -8,6 +8,8 @@ export interface WatchedProcess {
   readonly pid: number;
   /** Shared with other users of the machine: its CPU is not all ours. */
   readonly shared?: boolean;
+  /** Where its /metrics are (our servers). */
+  readonly metricsUrl?: string;
 }
 
 /** CPU and memory of one process at one instant, from /proc. */

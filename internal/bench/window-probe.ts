@@ -9,7 +9,15 @@ import {
   type ProcSample,
   type WatchedProcess,
 } from "./proc-stats.ts";
-import { scrapeEventLoopLag, type EventLoopLag } from "./server-metrics.ts";
+import {
+  eventLoopLagOf,
+  scrapeServers,
+  stageHistogramsOf,
+  stageLatencies,
+  type EventLoopLag,
+  type MetricsScrape,
+  type StageLatency,
+} from "./server-metrics.ts";
 
 /** What the processes and the machine did during a measured window. */
 export interface WindowUsage {
@@ -18,6 +26,8 @@ export interface WindowUsage {
   readonly processes: readonly ProcessUsage[];
   readonly machine: MachineLoad;
   readonly serverEventLoop: readonly EventLoopLag[];
+  /** The servers' own view of a message's stages (their latency histograms over the window). */
+  readonly serverStages: readonly StageLatency[];
 }
 
 /** Samples taken at the edges of a window. */
@@ -34,7 +44,9 @@ export interface WindowProbe {
  * Opens a window after `openAfterMs` and closes it after `closeAfterMs`:
  * /proc snapshots of every watched process, the machine's busy time, and a
  * /metrics scrape of the servers at each edge (the opening scrape resets
- * their event-loop delay histograms). `onClose` gets the closing instant on
+ * their event-loop delay histograms; their stage histograms are diffed).
+ * The servers scraped are the watched processes with a metrics URL, else
+ * the gateway URLs (external mode). `onClose` gets the closing instant on
  * the `nowUs` clock.
  */
 export function startWindowProbe(
@@ -44,18 +56,21 @@ export function startWindowProbe(
 ): WindowProbe {
   let opened: { atUs: number; procs: Map<number, ProcSample>; machine: MachineCpuSample } | undefined;
   let closed: { atUs: number; procs: Map<number, ProcSample>; machine: MachineCpuSample } | undefined;
-  let lag: Promise<EventLoopLag[]> = Promise.resolve([]);
+  const own = target.watched.flatMap((p) => (p.metricsUrl ? [p.metricsUrl] : []));
+  const metricsUrls = own.length > 0 ? own : target.urls;
+  let opening: Promise<MetricsScrape[]> = Promise.resolve([]);
+  let closing: Promise<MetricsScrape[]> = Promise.resolve([]);
 
   const openTimer = setTimeout(() => {
     opened = { atUs: deps.nowUs(), procs: snapshotProcesses(target.watched), machine: sampleMachineCpu() };
-    void scrapeEventLoopLag(target.urls);
+    opening = scrapeServers(metricsUrls);
   }, timing.openAfterMs);
   const close = (): void => {
     clearTimeout(closeTimer);
     if (closed || !opened) return;
     closed = { atUs: deps.nowUs(), procs: snapshotProcesses(target.watched), machine: sampleMachineCpu() };
     deps.onClose(closed.atUs);
-    lag = scrapeEventLoopLag(target.urls);
+    closing = scrapeServers(metricsUrls);
   };
   const closeTimer = setTimeout(close, timing.closeAfterMs);
 
@@ -66,11 +81,14 @@ export function startWindowProbe(
       if (!opened) clearTimeout(closeTimer);
     },
     async usage() {
-      const serverEventLoop = await lag;
-      if (!opened || !closed) return { windowSec: 0, processes: [], machine: { busyCores: 0, otherCores: 0 }, serverEventLoop };
+      const [first, last] = await Promise.all([opening, closing]);
+      const serverEventLoop = eventLoopLagOf(last);
+      const serverStages = stageLatencies(stageHistogramsOf(first), stageHistogramsOf(last));
+      const servers = { serverEventLoop, serverStages };
+      if (!opened || !closed) return { windowSec: 0, processes: [], machine: { busyCores: 0, otherCores: 0 }, ...servers };
       const windowSec = (closed.atUs - opened.atUs) / 1e6;
       const processes = processUsage(target.watched, opened.procs, closed.procs, windowSec);
-      return { windowSec, processes, machine: machineLoad(opened.machine, closed.machine, processes, windowSec), serverEventLoop };
+      return { windowSec, processes, machine: machineLoad(opened.machine, closed.machine, processes, windowSec), ...servers };
     },
   };
 }

@@ -1,20 +1,12 @@
-import net from "node:net";
 import { fileURLToPath } from "node:url";
 import type { Subprocess } from "bun";
+import { freePort } from "../testkit/index.ts";
 import type { ServerHandle, ServerHandleConfig } from "./server-handle.ts";
 
 // Spawned, never imported: the checker runs `npm start`'s entry point as a separate process.
 const serverEntry = fileURLToPath(new URL("../../cmd/server/main.ts", import.meta.url));
 const readyWithinMs = 20_000;
 const readyPollMs = 50;
-
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const port = (probe.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
 
 /**
  * The embedded server as its own process (`cmd/server`), so it can also be

@@ -4,7 +4,7 @@ import pino from "pino";
 import { join } from "node:path";
 import { migrateCassandra, parseCassandraUrl } from "../../store/cassandra/index.ts";
 import { closeRedisClient, deleteKeysWithPrefix, openRedisClient, parseRedisUrl } from "../../routing/redis/index.ts";
-import type { RealBackends } from "../../testkit/index.ts";
+import { freePort, type RealBackends } from "../../testkit/index.ts";
 
 const ROOT = join(import.meta.dir, "../../..");
 const silent = pino({ level: "silent" });
@@ -13,7 +13,7 @@ const silent = pino({ level: "silent" });
 export interface ClusterProcess {
   readonly name: string;
   readonly role: "gateway" | "worker";
-  /** Public URL (gateways). Stable across restarts: the port is kept. */
+  /** Public URL (gateways), health and metrics URL (workers). Stable across restarts: the port is kept. */
   readonly url: string;
   readonly port: number;
   readonly pid: number;
@@ -85,11 +85,14 @@ export async function startTestCluster(
     let out = "";
     let exited: Promise<number> = Promise.resolve(0);
     const launch = async () => {
+      // A worker serves /healthz and /metrics on a port of its own, kept across restarts.
+      if (role === "worker" && port === 0) port = await freePort();
       const procEnv = {
         ...process.env,
         ...env,
         ...extra,
         PORT: String(port),
+        ...(role === "worker" ? { WORKER_HTTP_PORT: String(port) } : {}),
         HOST: "127.0.0.1",
         GATEWAY_ID: name,
         WORKER_ID: name,

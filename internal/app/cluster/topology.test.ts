@@ -54,5 +54,14 @@ describeWithBackends("2 gateways + 2 workers as separate processes", ["kafka", "
       mark,
     );
     await bob.disconnect();
+
+    // The workers serve their metrics (the bench reads a message's stages there): they pushed those 20 messages.
+    const counts = await Promise.all(
+      cluster.workers.map(async (w) => {
+        const text = await (await fetch(`${w.url}/metrics`)).text();
+        return Number(/^chat_delivery_latency_seconds_count (\d+)$/m.exec(text)?.[1] ?? 0);
+      }),
+    );
+    expect(counts.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(20);
   }, 60_000);
 });
