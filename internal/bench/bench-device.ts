@@ -1,6 +1,5 @@
 import { connect as netConnect } from "node:net";
 import type { Transport } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import {
   createChatClient,
   createMemoryStorage,
@@ -10,6 +9,7 @@ import {
   type ChatEvent,
   type ClientStorage,
 } from "../client/index.ts";
+import { createNativeTransport } from "../client/node/index.ts";
 
 /** Password of every bench account. */
 const password = "bench password 0123";
@@ -22,22 +22,17 @@ export interface DeviceLink {
 }
 
 /**
- * A gRPC transport over its own HTTP/2 connection, like one phone: with the
- * HTTP/2 pings of the SDK's native transport (createNativeTransport, which
- * cannot take the two options below), an idle timeout of a few seconds so
- * that a device that was stopped really goes away, and optionally a source
- * address.
+ * The SDK's native gRPC transport over its own HTTP/2 connection, like one
+ * phone: with its HTTP/2 pings, an idle timeout of a few seconds so that a
+ * device that was stopped really goes away, and optionally a source address.
  */
 export function deviceTransport(link: DeviceLink): Transport {
   const target = new URL(link.url);
   const source = link.sourceAddress;
-  return createGrpcTransport({
-    baseUrl: link.url,
-    pingIntervalMs: 10_000,
-    pingTimeoutMs: 5_000,
+  return createNativeTransport(link.url, {
     idleConnectionTimeoutMs: 5_000,
     ...(source
-      ? { nodeOptions: { createConnection: () => netConnect({ host: target.hostname, port: Number(target.port), localAddress: source }) } }
+      ? { createConnection: () => netConnect({ host: target.hostname, port: Number(target.port), localAddress: source }) }
       : {}),
   });
 }

@@ -1,4 +1,4 @@
-import { envelopeOf } from "../gateway/grpc-stream-path.ts";
+import { envelopeOf } from "../grpc/envelopes.ts";
 
 /**
  * Just enough of HTTP/2 (RFC 9113) and HPACK (RFC 7541) to hold one gRPC

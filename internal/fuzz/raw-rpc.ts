@@ -1,5 +1,5 @@
 import http2 from "node:http2";
-import { envelopeOf } from "../gateway/grpc-stream-path.ts";
+import { envelopeOf } from "../grpc/envelopes.ts";
 
 /** What the server answered, protocol-independent. */
 export interface RawAnswer {

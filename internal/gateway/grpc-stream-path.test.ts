@@ -6,7 +6,8 @@ import type { AddressInfo } from "node:net";
 import pino from "pino";
 import { ChatService, ConnectRequestSchema, type ConnectRequest, type ConnectResponse } from "../../gen/chat/v1/chat_service_pb.ts";
 import { toConnectError } from "./error-mapping.ts";
-import { createGrpcStreamPath, envelopeOf } from "./grpc-stream-path.ts";
+import { envelopeOf } from "../grpc/envelopes.ts";
+import { createGrpcStreamPath } from "./grpc-stream-path.ts";
 
 const servers: http2.Http2Server[] = [];
 afterEach(() => {

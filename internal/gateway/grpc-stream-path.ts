@@ -1,8 +1,8 @@
-import { fromBinary, toBinary, type DescMessage, type DescMethod, type DescMethodBiDiStreaming, type DescService, type MessageShape } from "@bufbuild/protobuf";
+import { toBinary, type DescMessage, type DescMethod, type DescMethodBiDiStreaming, type DescService, type MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import type http2 from "node:http2";
-import { gzipSync } from "node:zlib";
+import { EnvelopeReader, envelopeOf, fetchHeaders, nodeHeaders } from "../grpc/envelopes.ts";
 
 /** A bidi implementation, as connect-es calls it. */
 type BidiImpl<I extends DescMessage, O extends DescMessage> = (
@@ -28,9 +28,6 @@ export interface GrpcStreamPath {
   serve(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void;
 }
 
-const HEADER_BYTES = 5;
-const FLAG_COMPRESSED = 0x01;
-const EMPTY = new Uint8Array(0);
 const PLAIN_HEAD = Object.freeze({ "content-type": "application/grpc+proto" });
 const GZIP_HEAD = Object.freeze({ "content-type": "application/grpc+proto", "grpc-encoding": "gzip" });
 
@@ -75,7 +72,7 @@ export function createGrpcStreamPath<I extends DescMessage, O extends DescMessag
     serve(stream, headers) {
       const gzip = acceptsGzip(headers["grpc-accept-encoding"]);
       const ctx = new StreamContext(method, headers, gzip);
-      const messages = impl(new RequestMessages(stream, method.input, readMaxBytes), ctx);
+      const messages = impl(new EnvelopeReader(stream, method.input, { readMaxBytes, truncatedCode: Code.InvalidArgument }), ctx);
       new Responder(stream, messages, ctx, method.output, gzip ? compressMinBytes : Infinity, toWireError);
     },
   };
@@ -132,13 +129,7 @@ class StreamContext implements HandlerContext {
   }
 
   get requestHeader(): Headers {
-    const out = new Headers();
-    for (const [name, value] of Object.entries(this.headers)) {
-      if (name.startsWith(":") || value === undefined) continue;
-      if (Array.isArray(value)) for (const v of value) out.append(name, v);
-      else out.set(name, String(value));
-    }
-    return out;
+    return fetchHeaders(this.headers);
   }
 
   get responseHeader(): Headers {
@@ -157,123 +148,6 @@ class StreamContext implements HandlerContext {
 
   get values(): ContextValues {
     return (this.contextValues ??= createContextValues());
-  }
-}
-
-/** Decoded messages a reader holds before it pauses the request (HTTP/2 flow control then holds the client). */
-const READ_AHEAD = 16;
-
-/**
- * Request messages as they arrive, decoded on `data` events (no async
- * iterator over the request, which would add a generator and its promises
- * per stream and per chunk). A malformed or oversized envelope fails the
- * next read, which the implementation sees; the request ending or going
- * away ends the messages. A class, so that a stream holds one object and
- * its three listeners rather than a closure per step.
- */
-class RequestMessages<I extends DescMessage> implements AsyncIterableIterator<MessageShape<I>> {
-  private readonly ready: MessageShape<I>[] = [];
-  private pending: Uint8Array = EMPTY;
-  private failure: unknown;
-  private ended = false;
-  private waiter: { resolve: (r: IteratorResult<MessageShape<I>>) => void; reject: (e: unknown) => void } | undefined;
-
-  constructor(
-    private readonly stream: http2.ServerHttp2Stream,
-    private readonly schema: I,
-    private readonly readMaxBytes: number,
-  ) {
-    stream.on("data", this.onData);
-    stream.on("end", this.onEnd);
-    stream.on("close", this.onEnd);
-    // Stays after stop(): an error event without a listener would throw.
-    stream.on("error", this.onError);
-  }
-
-  next(): Promise<IteratorResult<MessageShape<I>>> {
-    const { ready, stream } = this;
-    if (ready.length > 0) {
-      const value = ready.shift()!;
-      if (ready.length < READ_AHEAD / 2 && stream.isPaused()) stream.resume();
-      return Promise.resolve({ value, done: false });
-    }
-    if (this.failure !== undefined) return Promise.reject(this.failure);
-    if (this.ended) return Promise.resolve({ value: undefined, done: true });
-    if (stream.isPaused()) stream.resume();
-    return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
-  }
-
-  return(): Promise<IteratorResult<MessageShape<I>>> {
-    this.stop();
-    this.ended = true;
-    this.ready.length = 0;
-    return Promise.resolve({ value: undefined, done: true });
-  }
-
-  [Symbol.asyncIterator](): AsyncIterableIterator<MessageShape<I>> {
-    return this;
-  }
-
-  private readonly onData = (chunk: Uint8Array): void => {
-    const pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-    let at = 0;
-    while (pending.length - at >= HEADER_BYTES) {
-      const flags = pending[at]!;
-      const length = new DataView(pending.buffer, pending.byteOffset + at + 1, 4).getUint32(0);
-      if (length > this.readMaxBytes) {
-        return this.fail(new ConnectError(`message size ${length} is larger than ${this.readMaxBytes}`, Code.ResourceExhausted));
-      }
-      if ((flags & FLAG_COMPRESSED) !== 0) {
-        return this.fail(new ConnectError("compressed message without a grpc-encoding", Code.Internal));
-      }
-      const end = at + HEADER_BYTES + length;
-      if (pending.length < end) break;
-      try {
-        this.ready.push(fromBinary(this.schema, pending.subarray(at + HEADER_BYTES, end)));
-      } catch (err) {
-        return this.fail(err);
-      }
-      at = end;
-    }
-    this.pending = at === pending.length ? EMPTY : pending.subarray(at);
-    if (this.ready.length >= READ_AHEAD) this.stream.pause();
-    this.settle();
-  };
-
-  private readonly onEnd = (): void => {
-    this.stop();
-    if (this.pending.length > 0) this.failure ??= new ConnectError("request ended inside a message", Code.InvalidArgument);
-    this.ended = true;
-    this.settle();
-  };
-
-  private readonly onError = (err: unknown): void => this.fail(err);
-
-  private fail(err: unknown): void {
-    this.failure ??= err;
-    this.stop();
-    this.settle();
-  }
-
-  private stop(): void {
-    this.stream.off("data", this.onData);
-    this.stream.off("end", this.onEnd);
-    this.stream.off("close", this.onEnd);
-  }
-
-  private settle(): void {
-    const w = this.waiter;
-    if (!w) return;
-    if (this.ready.length > 0) {
-      this.waiter = undefined;
-      w.resolve({ value: this.ready.shift()!, done: false });
-    } else if (this.failure !== undefined) {
-      this.waiter = undefined;
-      w.reject(this.failure);
-    } else if (this.ended) {
-      this.waiter = undefined;
-      w.resolve({ value: undefined, done: true });
-    }
   }
 }
 
@@ -380,24 +254,8 @@ class Responder<O extends DescMessage> {
   }
 }
 
-/** A gRPC length-prefixed message, gzipped when it has `compressFrom` bytes or more. */
-export function envelopeOf(payload: Uint8Array, compressFrom: number): Uint8Array {
-  const compressed = payload.length >= compressFrom;
-  const body = compressed ? gzipSync(payload) : payload;
-  const out = new Uint8Array(HEADER_BYTES + body.length);
-  out[0] = compressed ? FLAG_COMPRESSED : 0;
-  new DataView(out.buffer).setUint32(1, body.length);
-  out.set(body, HEADER_BYTES);
-  return out;
-}
-
 function acceptsGzip(header: string | string[] | undefined): boolean {
   const value = Array.isArray(header) ? header.join(",") : (header ?? "");
   return value.split(",").some((e) => e.trim() === "gzip");
 }
 
-function nodeHeaders(headers: Headers): Record<string, string> {
-  const out: Record<string, string> = {};
-  headers.forEach((value, name) => (out[name] = value));
-  return out;
-}

@@ -6,7 +6,7 @@ import { ChatService } from "../../../gen/chat/v1/chat_service_pb.ts";
 import { ErrorDetailSchema, ErrorReason } from "../../../gen/chat/v1/types_pb.ts";
 import { createTokenSigner } from "../../auth/index.ts";
 import { asDeviceId, asUserId } from "../../domain/index.ts";
-import { envelopeOf } from "../../gateway/grpc-stream-path.ts";
+import { envelopeOf } from "../../grpc/envelopes.ts";
 import { isMessage, textOf } from "./event-helpers.ts";
 import { newDevice, type RawDevice } from "./raw-device.ts";
 import { describeEachMode, useTestServer } from "./test-servers.ts";

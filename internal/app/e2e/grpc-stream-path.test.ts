@@ -9,7 +9,7 @@ import {
   type ConnectRequest,
 } from "../../../gen/chat/v1/chat_service_pb.ts";
 import { ErrorDetailSchema, ErrorReason } from "../../../gen/chat/v1/types_pb.ts";
-import { envelopeOf } from "../../gateway/grpc-stream-path.ts";
+import { envelopeOf } from "../../grpc/envelopes.ts";
 import { newDevice } from "./raw-device.ts";
 import { useTestServer } from "./test-servers.ts";
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { create, toBinary } from "@bufbuild/protobuf";
 import http2 from "node:http2";
 import { ConnectRequestSchema, type ConnectRequest } from "../../../gen/chat/v1/chat_service_pb.ts";
-import { envelopeOf } from "../../gateway/grpc-stream-path.ts";
+import { envelopeOf } from "../../grpc/envelopes.ts";
 import { startEmbeddedServer, type RunningServer } from "../index.ts";
 import { newDevice } from "./raw-device.ts";
 
