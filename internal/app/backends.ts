@@ -35,12 +35,13 @@ export interface Backends {
  * and redis for distributed mode). Nothing registers itself on import.
  */
 export async function openBackends(config: Config, deps: { clock: Clock; logger: Logger }): Promise<Backends> {
-  const { logUrl, storeUrl, redisUrl, sqliteCommitIntervalMs } = config.backends;
+  const { logUrl, storeUrl, redisUrl } = config.backends;
+  const sqlite = { commitIntervalMs: config.backends.sqliteCommitIntervalMs, checkpointIntervalMs: config.backends.sqliteCheckpointIntervalMs };
   const opened: { close(): Promise<void> }[] = [];
   try {
-    const store = await openStore(storeUrl, sqliteCommitIntervalMs, deps.logger);
+    const store = await openStore(storeUrl, sqlite, deps.logger);
     opened.push(store);
-    const log = await openLog(logUrl, config.logPartitions, sqliteCommitIntervalMs, deps.logger);
+    const log = await openLog(logUrl, config.logPartitions, sqlite, deps.logger);
     opened.push(log);
     const shared = redisUrl.startsWith("redis:");
     const redis = shared ? parseRedisUrl(redisUrl) : undefined;
@@ -67,21 +68,27 @@ export async function openBackends(config: Config, deps: { clock: Clock; logger:
   }
 }
 
-async function openStore(url: string, commitIntervalMs: number, logger: Logger): Promise<MessageStore & AccountStore> {
+/** How the SQLite-backed log and store pace their commits and checkpoints. */
+interface SqliteTuning {
+  readonly commitIntervalMs: number;
+  readonly checkpointIntervalMs: number;
+}
+
+async function openStore(url: string, sqlite: SqliteTuning, logger: Logger): Promise<MessageStore & AccountStore> {
   if (url.startsWith("sqlite:")) {
     const path = url.slice("sqlite:".length);
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-    return createSqliteStore({ path, commitIntervalMs });
+    return createSqliteStore({ path, ...sqlite });
   }
   if (url.startsWith("cassandra:")) return createCassandraStore(parseCassandraUrl(url), { logger });
   throw new Error(`unsupported STORE_URL ${url}`);
 }
 
-async function openLog(url: string, partitions: number, commitIntervalMs: number, logger: Logger): Promise<MessageLog> {
+async function openLog(url: string, partitions: number, sqlite: SqliteTuning, logger: Logger): Promise<MessageLog> {
   if (url.startsWith("embedded:")) {
     const path = url.slice("embedded:".length);
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-    return createEmbeddedLog({ path, partitionCount: partitions, commitIntervalMs }, { logger });
+    return createEmbeddedLog({ path, partitionCount: partitions, ...sqlite }, { logger });
   }
   if (url.startsWith("kafka:")) {
     const parsed = parseKafkaUrl(url);

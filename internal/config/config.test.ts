@@ -5,7 +5,7 @@ test("defaults give the embedded single-process setup on port 8080 with data in 
   const c = loadConfig({});
   expect(c.gateway.port).toBe(8080);
   expect(c.dataDir).toBe("./data");
-  expect(c.backends).toEqual({ logUrl: "embedded:./data/log.db", storeUrl: "sqlite:./data/store.db", redisUrl: "memory:", sqliteCommitIntervalMs: 2 });
+  expect(c.backends).toEqual({ logUrl: "embedded:./data/log.db", storeUrl: "sqlite:./data/store.db", redisUrl: "memory:", sqliteCommitIntervalMs: 2, sqliteCheckpointIntervalMs: 200 });
   expect(Object.isFrozen(c.gateway)).toBe(true);
 });
 

@@ -55,6 +55,8 @@ export interface BackendsConfig {
    * commit; an idle process still commits at once.
    */
   readonly sqliteCommitIntervalMs: number;
+  /** How often a worker thread checkpoints their WALs (checkpointInBackground); 0: SQLite's own, in the writing thread. */
+  readonly sqliteCheckpointIntervalMs: number;
 }
 
 /** The gateway's internal push endpoint (distributed mode: workers stream deliveries to it). */
@@ -141,6 +143,7 @@ export function loadConfig(env: Source, overrides: DeepPartial<Config> = {}): Co
       storeUrl: str("STORE_URL", `sqlite:${dataDir}/store.db`),
       redisUrl: str("REDIS_URL", "memory:"),
       sqliteCommitIntervalMs: int("SQLITE_COMMIT_INTERVAL_MS", 2, 0, 1_000),
+      sqliteCheckpointIntervalMs: int("SQLITE_CHECKPOINT_INTERVAL_MS", 200, 0, 60_000),
     },
     push: {
       host: pushHost,

@@ -15,12 +15,12 @@ describeMessageLog("embedded (:memory:)", async () => {
   return { log, cleanup: () => log.close() };
 });
 
-/** A log on a file in a fresh temp dir; `commitIntervalMs` paces its group commits. */
-function fileLog(commitIntervalMs?: number) {
+/** A log on a file in a fresh temp dir; `tuning` paces its group commits and checkpoints in the background. */
+function fileLog(tuning: { commitIntervalMs?: number; checkpointIntervalMs?: number } = {}) {
   return async () => {
     const dir = mkdtempSync(join(tmpdir(), "embedded-log-"));
     const path = join(dir, "messages.sqlite");
-    const open = () => createEmbeddedLog({ path, partitionCount: PARTITIONS, commitIntervalMs }, {});
+    const open = () => createEmbeddedLog({ path, partitionCount: PARTITIONS, ...tuning }, {});
     const opened: MessageLog[] = [open()];
     return {
       log: opened[0]!,
@@ -38,8 +38,9 @@ function fileLog(commitIntervalMs?: number) {
 }
 
 describeMessageLog("embedded (sqlite file)", fileLog());
-// The same contract with commits at most every 5 ms: appends and offset commits wait, nothing else changes.
-describeMessageLog("embedded (sqlite file, paced commits)", fileLog(5));
+// The same contract with commits at most every 5 ms and checkpoints in a worker thread every 10 ms:
+// appends and offset commits wait, nothing else changes.
+describeMessageLog("embedded (sqlite file, paced commits, background checkpoints)", fileLog({ commitIntervalMs: 5, checkpointIntervalMs: 10 }));
 
 describe("createEmbeddedLog", () => {
   test("refuses to reopen a file with another partition count", async () => {
@@ -93,7 +94,7 @@ describe("offset commits", () => {
       other.close();
       // A commit still queued when the storage closes is written by close.
       storage.commit("g", 1, 1);
-      storage.close();
+      await storage.close();
       const reopened = openSqliteLogStorage({ path, partitionCount: 2 });
       expect([reopened.committedOffset("g", 0), reopened.committedOffset("g", 1)]).toEqual([5, 1]);
       reopened.close();
@@ -126,7 +127,7 @@ describe("the in-memory tail of recent records", () => {
         }
         fromSqlite.close();
       }
-      storage.close();
+      await storage.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

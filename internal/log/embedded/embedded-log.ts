@@ -12,6 +12,8 @@ export interface EmbeddedLogConfig {
   readonly partitionCount: number;
   /** Least time between two group commits (default 0; see createPacedFlush). */
   readonly commitIntervalMs?: number;
+  /** Checkpoints in a worker thread this often (default 0: SQLite's own; see checkpointInBackground). */
+  readonly checkpointIntervalMs?: number;
 }
 
 /**
@@ -45,7 +47,7 @@ export function createEmbeddedLog(cfg: EmbeddedLogConfig, deps: { logger?: Logge
         // in-flight batches, and only then the database goes away under them.
         storage.stopAppends();
         await groups.close();
-        storage.close();
+        await storage.close();
       })();
       return closing;
     },

@@ -1,5 +1,6 @@
 import { Database } from "bun:sqlite";
 import { BackendUnavailableError, createPacedFlush } from "../../domain/index.ts";
+import { checkpointInBackground } from "../../sqlite/wal-checkpoints.ts";
 import type { LogPosition, LogRecord } from "../message-log.ts";
 
 /** A record whose partition the caller already chose. */
@@ -35,7 +36,7 @@ export interface SqliteLogStorage {
   /** Rejects queued and later appends; reads and commits still work. */
   stopAppends(): void;
   /** Stops appends and closes the database. Idempotent. */
-  close(): void;
+  close(): Promise<void>;
 }
 
 interface CommitEntry {
@@ -93,6 +94,8 @@ export interface SqliteLogStorageConfig {
   readonly tailRecords?: number;
   /** Least time between two group commits (default 0; see createPacedFlush). */
   readonly commitIntervalMs?: number;
+  /** Checkpoints in a worker thread this often (default 0: SQLite's own, in the writing thread; see checkpointInBackground). */
+  readonly checkpointIntervalMs?: number;
 }
 
 /** Opens (creating if needed) the log at `path`; refuses a partition count other than the stored one. */
@@ -113,6 +116,7 @@ export function openSqliteLogStorage(cfg: SqliteLogStorageConfig): SqliteLogStor
     db.close();
     throw err;
   }
+  const checkpoints = checkpointInBackground(db, cfg.path, cfg.checkpointIntervalMs ?? 0);
 
   const insertRecord = db.prepare(
     "INSERT INTO log_records (partition_id, record_offset, key, value) VALUES (?, ?, ?, ?)",
@@ -272,12 +276,14 @@ export function openSqliteLogStorage(cfg: SqliteLogStorageConfig): SqliteLogStor
       paced.request();
     },
     stopAppends,
-    close() {
+    async close() {
       if (closed) return;
       stopAppends();
       // Queued offset commits are written before the file closes.
       paced.runNow();
       closed = true;
+      // The checkpointer's connection first: the last one to close checkpoints and removes the WAL.
+      await checkpoints.release();
       db.close();
     },
   };

@@ -18,20 +18,21 @@ async function memoryFixture() {
 
 /**
  * A store on a file in a fresh temp dir (nested, to cover parent creation);
- * reopen closes and reopens it. `commitIntervalMs` paces its group commits.
+ * reopen closes and reopens it. `tuning` paces its group commits and
+ * checkpoints in the background.
  */
-function fileFixture(commitIntervalMs?: number) {
+function fileFixture(tuning: { commitIntervalMs?: number; checkpointIntervalMs?: number } = {}) {
   return async () => {
     const dir = mkdtempSync(join(tmpdir(), "sqlite-store-"));
     const path = join(dir, "nested", "chat.db");
-    let store: Store = createSqliteStore({ path, commitIntervalMs });
+    let store: Store = createSqliteStore({ path, ...tuning });
     return {
       get store() {
         return store;
       },
       reopen: async () => {
         await store.close();
-        store = createSqliteStore({ path, commitIntervalMs });
+        store = createSqliteStore({ path, ...tuning });
         return store;
       },
       cleanup: async () => {
@@ -45,8 +46,9 @@ function fileFixture(commitIntervalMs?: number) {
 for (const [name, make] of [
   ["sqlite :memory:", memoryFixture],
   ["sqlite file", fileFixture()],
-  // The same contract with commits at most every 5 ms: writes wait, nothing else changes.
-  ["sqlite file, paced commits", fileFixture(5)],
+  // The same contract with commits at most every 5 ms and checkpoints in a worker thread every 10 ms
+  // (the server runs 2 and 200): writes wait, nothing else changes.
+  ["sqlite file, paced commits, background checkpoints", fileFixture({ commitIntervalMs: 5, checkpointIntervalMs: 10 })],
 ] as const) {
   describeMessageStore(name, make);
   describeAccountStore(name, make);

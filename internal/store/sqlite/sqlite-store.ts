@@ -15,6 +15,7 @@ import {
   type UserId,
   type Watermarks,
 } from "../../domain/index.ts";
+import { checkpointInBackground } from "../../sqlite/wal-checkpoints.ts";
 import { bucketOf, type AccountStore, type MessageStore } from "../index.ts";
 import { createGroupCommit } from "./group-commit.ts";
 import { applySchema } from "./sqlite-schema.ts";
@@ -28,6 +29,8 @@ export interface SqliteStoreConfig {
   readonly busyTimeoutMs?: number;
   /** Least time between two group commits of the hot writes (default 0; see createPacedFlush). */
   readonly commitIntervalMs?: number;
+  /** Checkpoints in a worker thread this often (default 0: SQLite's own, in the writing thread; see checkpointInBackground). */
+  readonly checkpointIntervalMs?: number;
 }
 
 /** A write that goes through the group commit. */
@@ -69,6 +72,7 @@ export function createSqliteStore(
   if (!inMemory) mkdirSync(dirname(cfg.path), { recursive: true });
   const db = new Database(cfg.path, { create: true, readwrite: true, strict: true });
   const stmts = openStatements(db, cfg, deps);
+  const checkpoints = checkpointInBackground(db, cfg.path, cfg.checkpointIntervalMs ?? 0);
   let closed = false;
 
   /** Runs a synchronous store operation, mapping SQLite failures to the port's error. */
@@ -206,6 +210,8 @@ export function createSqliteStore(
       if (closed) return;
       writes.flush();
       closed = true;
+      // The checkpointer's connection first: the last one to close checkpoints and removes the WAL.
+      await checkpoints.release();
       // close(true) finalizes the prepared statements too; without it they
       // would keep the connection (and the WAL) open until collected.
       db.close(true);
