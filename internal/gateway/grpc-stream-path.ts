@@ -58,6 +58,8 @@ export function createGrpcStreamPath<I extends DescMessage, O extends DescMessag
 ): GrpcStreamPath {
   const { method, impl, toWireError, readMaxBytes, compressMinBytes } = opts;
   const requestPath = `/${method.parent.typeName}/${method.name}`;
+  // One options object for every stream's reader: an idle stream holds no copy of its own.
+  const readerOptions = { readMaxBytes, truncatedCode: Code.InvalidArgument };
 
   return {
     accepts(headers) {
@@ -72,7 +74,7 @@ export function createGrpcStreamPath<I extends DescMessage, O extends DescMessag
     serve(stream, headers) {
       const gzip = acceptsGzip(headers["grpc-accept-encoding"]);
       const ctx = new StreamContext(method, headers, gzip);
-      const messages = impl(new EnvelopeReader(stream, method.input, { readMaxBytes, truncatedCode: Code.InvalidArgument }), ctx);
+      const messages = impl(new EnvelopeReader(stream, method.input, readerOptions), ctx);
       new Responder(stream, messages, ctx, method.output, gzip ? compressMinBytes : Infinity, toWireError);
     },
   };

@@ -48,7 +48,7 @@ describe("native transport: device streams as connect-node's gRPC transport sees
     transport: Transport,
     token: string | undefined,
     frames: Request[],
-    opts: { endWhen?: (events: string[]) => boolean; abortWhen?: (events: string[]) => boolean } = {},
+    opts: { endWhen?: (events: string[]) => boolean; abortWhen?: (events: string[]) => boolean; timeoutMs?: number } = {},
   ): Promise<Seen> {
     const chat = createClient(ChatService, token ? withBearerToken(transport, token) : transport);
     const seen: Seen = { encoding: null, events: [] };
@@ -62,6 +62,7 @@ describe("native transport: device streams as connect-node's gRPC transport sees
     try {
       for await (const response of chat.connect(requests(), {
         signal: abort.signal,
+        ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
         onHeader: (h) => (seen.encoding = h.get("grpc-encoding")),
       })) {
         for (const e of response.events.length > 0 ? response.events : [response.event!]) seen.events.push(e.event.case ?? "");
@@ -127,6 +128,11 @@ describe("native transport: device streams as connect-node's gRPC transport sees
     });
     expect(seen.encoding).toBe("gzip");
     expect(seen.events.filter((e) => e === "message").length).toBe(16);
+  });
+
+  test("a call past its deadline ends with deadline_exceeded", async () => {
+    const seen = await same(async (t, tag) => run(t, (await device(`nt_d_${tag}`)).token, [hello], { timeoutMs: 300 }));
+    expect(seen).toMatchObject({ code: "DeadlineExceeded", events: ["welcome", "syncComplete"] });
   });
 
   test("aborting the call ends it with canceled, and the server ends the session", async () => {

@@ -85,6 +85,7 @@ async function openLeanStream<I extends DescMessage, O extends DescMessage>(
     throw ConnectError.from(err, Code.Unavailable);
   }
   const call = new LeanCall(stream, signal, () => sessions.notifyResponseByteRead(stream));
+  if (timeoutMs !== undefined) call.expireAfter(timeoutMs);
   const messages = new EnvelopeReader(stream, method.output, {
     readMaxBytes: READ_MAX_BYTES,
     truncatedCode: Code.Internal,
@@ -166,6 +167,12 @@ class LeanCall {
   cancel(reason: unknown): void {
     this.cancelledWith ??= ConnectError.from(reason, Code.Canceled);
     if (!this.stream.destroyed) this.stream.close(http2.constants.NGHTTP2_CANCEL);
+  }
+
+  /** Cancels the call with deadline_exceeded once `timeoutMs` have passed (the server also gets grpc-timeout). */
+  expireAfter(timeoutMs: number): void {
+    const timer = setTimeout(() => this.cancel(new ConnectError("the operation timed out", Code.DeadlineExceeded)), timeoutMs);
+    this.stream.once("close", () => clearTimeout(timer));
   }
 
   /** Why the response ended, if not with an OK status: asked when the stream ends or closes. */
