@@ -44,7 +44,9 @@ export async function openOutbox(storage: ClientStorage): Promise<Outbox> {
       return entries.get(send.clientMsgId) ?? replace({ ...send, state: "queued" });
     },
     queued() {
-      return [...entries.values()].filter((e) => e.state === "queued");
+      const out: LocalSend[] = [];
+      for (const entry of entries.values()) if (entry.state === "queued") out.push(entry);
+      return out;
     },
     forConversation(conversationId) {
       return [...entries.values()].filter((e) => e.conversationId === conversationId);
