@@ -141,8 +141,10 @@ function createMessageStore(session: CqlSession, unreadCountCap: number): Messag
     async appendMessage(m) {
       const version = maxWins(m.seq);
       const bucket = bucketOf(m.seq);
+      // Every step's statements are coalesced with those of the other messages the worker
+      // writes in the same turn (session.write): a batch of messages costs a few requests.
       await Promise.all([
-        session.rows("appendMessage", CQL.insertMessage, [
+        session.write("appendMessage", CQL.insertMessage, [
           m.conversationId, bucket, m.seq, m.prevSeq, m.senderUserId,
           m.senderDeviceId, m.clientMsgId, m.text, m.sentAtMs, version,
         ]),
@@ -150,20 +152,16 @@ function createMessageStore(session: CqlSession, unreadCountCap: number): Messag
       ]);
       const c = await conversationOf(m.conversationId);
       if (c) {
-        const head = (user: UserId) => ({
-          query: CQL.advanceHead,
-          params: [
+        const head = (user: UserId) =>
+          session.write("appendMessage", CQL.advanceHead, [
             version, m.seq, m.sentAtMs, m.prevSeq, m.senderUserId, m.senderDeviceId,
             m.clientMsgId, m.text, m.sentAtMs, user, m.conversationId,
-          ],
-        });
+          ]);
         const recipient = peerOf(c, m.senderUserId);
         await Promise.all([
-          session.rows("appendMessage", head(m.senderUserId).query, head(m.senderUserId).params),
-          session.batch("appendMessage", [
-            head(recipient),
-            { query: CQL.advanceLastIncoming, params: [version, m.seq, recipient, m.conversationId] },
-          ]),
+          head(m.senderUserId),
+          head(recipient),
+          session.write("appendMessage", CQL.advanceLastIncoming, [version, m.seq, recipient, m.conversationId]),
         ]);
       }
       await session.write("appendMessage", CQL.insertDedup, [m.conversationId, m.clientMsgId, m.seq, firstWins(m.seq)]);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Client, metrics, types } from "cassandra-driver";
 import { BackendUnavailableError } from "../../domain/index.ts";
 import { describeWithBackends } from "../../testkit/index.ts";
-import { cqlSessionOver, MAX_COALESCED_WRITES, MAX_IN_FLIGHT_REQUESTS, type CqlSession } from "./cql-session.ts";
+import { cqlSessionOver, MAX_COALESCED_BYTES, MAX_COALESCED_WRITES, MAX_IN_FLIGHT_REQUESTS, type CqlSession } from "./cql-session.ts";
 
 /** Counts the responses the driver received: one per request, a batch being one. */
 class CountingMetrics extends metrics.DefaultMetrics {
@@ -32,6 +32,7 @@ describeWithBackends("cql session", ["cassandra"], ({ cassandra }) => {
       `CREATE KEYSPACE ${keyspace} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`,
     );
     await client.execute(`CREATE TABLE ${keyspace}.kv (k text PRIMARY KEY, v int)`);
+    await client.execute(`CREATE TABLE ${keyspace}.kt (k text PRIMARY KEY, t text)`);
     session = cqlSessionOver(client);
   }, 30_000);
   afterAll(async () => {
@@ -49,6 +50,26 @@ describeWithBackends("cql session", ["cassandra"], ({ cassandra }) => {
     await Promise.all(Array.from({ length: n }, (_, i) => put(`key-${i}`, i)));
     expect(counted.answered - before).toBe(Math.ceil(n / MAX_COALESCED_WRITES));
     for (let i = 0; i < n; i++) expect(await get(`key-${i}`)).toBe(i);
+  });
+
+  test("a batch holds at most MAX_COALESCED_BYTES of values; a larger statement goes alone", async () => {
+    const putText = (k: string, t: string) => session.write("put", `INSERT INTO ${keyspace}.kt (k, t) VALUES (?, ?)`, [k, t]);
+    await putText("warm", ""); // prepares the statement
+    // Values of ~1,510 bytes: two fit in a batch's budget, a third does not.
+    const third = "x".repeat(1_500);
+    const big = "y".repeat(MAX_COALESCED_BYTES + 1);
+    const before = counted.answered;
+    await Promise.all([
+      ...Array.from({ length: 6 }, (_, i) => putText(`mid-${i}`, third)),
+      putText("big", big),
+      putText("small", "s"),
+    ]);
+    // 6 mid-sized in 3 batches, the big one alone, the small one alone after it (order is kept).
+    expect(counted.answered - before).toBe(5);
+    const text = async (k: string) => (await session.rows("get", `SELECT t FROM ${keyspace}.kt WHERE k = ?`, [k]))[0]?.get("t");
+    expect(await text("big")).toBe(big);
+    expect(await text("mid-5")).toBe(third);
+    expect(await text("small")).toBe("s");
   });
 
   test("writes of later turns are separate requests; a single write is a plain statement", async () => {

@@ -23,14 +23,13 @@ export interface CqlSession {
   rows(op: string, query: string, params: readonly unknown[], options?: QueryOptions): Promise<CqlRow[]>;
   /** Runs one statement and pages through every row, `pageSize` at a time. */
   allRows(op: string, query: string, params: readonly unknown[], pageSize: number): Promise<CqlRow[]>;
-  /** An unlogged batch: meant for statements of one partition, applied as one mutation. */
-  batch(op: string, statements: readonly CqlStatement[]): Promise<void>;
   /**
-   * One small idempotent write, sent together with the other `write`s issued in the same
-   * turn of the event loop as unlogged batches of at most MAX_COALESCED_WRITES statements:
-   * one request instead of one per statement. The batch spans partitions, so its statements
-   * are applied independently (no atomicity, no order between them); a failed batch rejects
-   * every write in it. Not for large values: Cassandra warns above 5 KiB per batch.
+   * One idempotent write, sent together with the other `write`s issued in the same turn of
+   * the event loop as unlogged batches of at most MAX_COALESCED_WRITES statements and
+   * MAX_COALESCED_BYTES of values: one request instead of one per statement (a statement
+   * larger than that goes alone). The batch spans partitions, so its statements are applied
+   * independently (no atomicity, no order between them); a failed batch rejects every write
+   * in it.
    */
   write(op: string, query: string, params: readonly unknown[]): Promise<void>;
   close(): Promise<void>;
@@ -94,6 +93,24 @@ export const MAX_IN_FLIGHT_REQUESTS = 1_024;
  */
 export const MAX_COALESCED_WRITES = 8;
 
+/**
+ * Bytes of values per coalesced batch: below Cassandra's batch_size_warn_threshold (5 KiB by
+ * default; batch_size_fail_threshold, 50 KiB, refuses the batch). A statement whose values
+ * alone exceed it goes out on its own.
+ */
+export const MAX_COALESCED_BYTES = 4 * 1024;
+
+/** About what a statement's values weigh in a batch (its mutation's size). */
+function valueBytes(params: readonly unknown[]): number {
+  let bytes = 0;
+  for (const p of params) {
+    if (typeof p === "string") bytes += Buffer.byteLength(p);
+    else if (p instanceof Uint8Array) bytes += p.byteLength;
+    else bytes += 8;
+  }
+  return bytes;
+}
+
 interface QueuedWrite extends CqlStatement {
   readonly op: string;
   readonly resolve: () => void;
@@ -118,23 +135,35 @@ export function cqlSessionOver(client: Client, maxInFlight = MAX_IN_FLIGHT_REQUE
   const unloggedBatch = (statements: readonly CqlStatement[]) =>
     inTurn(() => client.batch(statements.map((s) => ({ query: s.query, params: [...s.params] })), { logged: false }));
 
-  /** Sends what `write` queued during the last turn, MAX_COALESCED_WRITES statements per request. */
+  /** Sends what `write` queued during the last turn, in order, MAX_COALESCED_WRITES statements and MAX_COALESCED_BYTES per request. */
   const flushWrites = (): void => {
     const writes = queued;
     queued = [];
-    for (let start = 0; start < writes.length; start += MAX_COALESCED_WRITES) {
-      const chunk = writes.slice(start, start + MAX_COALESCED_WRITES);
-      const sent =
-        chunk.length === 1 ? inTurn(() => client.execute(chunk[0]!.query, [...chunk[0]!.params])) : unloggedBatch(chunk);
-      sent.then(
-        () => {
-          for (const w of chunk) w.resolve();
-        },
-        (error: unknown) => {
-          for (const w of chunk) w.reject(toPortError(w.op, error));
-        },
-      );
+    let chunk: QueuedWrite[] = [];
+    let bytes = 0;
+    for (const w of writes) {
+      const size = valueBytes(w.params);
+      if (chunk.length > 0 && (chunk.length >= MAX_COALESCED_WRITES || bytes + size > MAX_COALESCED_BYTES)) {
+        send(chunk);
+        chunk = [];
+        bytes = 0;
+      }
+      chunk.push(w);
+      bytes += size;
     }
+    if (chunk.length > 0) send(chunk);
+  };
+  const send = (chunk: readonly QueuedWrite[]): void => {
+    const sent =
+      chunk.length === 1 ? inTurn(() => client.execute(chunk[0]!.query, [...chunk[0]!.params])) : unloggedBatch(chunk);
+    sent.then(
+      () => {
+        for (const w of chunk) w.resolve();
+      },
+      (error: unknown) => {
+        for (const w of chunk) w.reject(toPortError(w.op, error));
+      },
+    );
   };
   const guard = async <T>(op: string, body: () => Promise<T>): Promise<T> => {
     if (closed) throw new BackendUnavailableError(BACKEND, `${op}: store is closed`);
@@ -160,10 +189,6 @@ export function cqlSessionOver(client: Client, maxInFlight = MAX_IN_FLIGHT_REQUE
           pageState = rs.pageState ?? undefined;
         } while (pageState);
         return out;
-      }),
-    batch: (op, statements) =>
-      guard(op, async () => {
-        await unloggedBatch(statements);
       }),
     write: (op, query, params) => {
       if (closed) return Promise.reject(new BackendUnavailableError(BACKEND, `${op}: store is closed`));
