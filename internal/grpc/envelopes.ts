@@ -56,6 +56,8 @@ export interface EnvelopeReaderOptions {
   readonly decompress?: (bytes: Uint8Array) => Uint8Array;
   /** Asked once the stream has ended or closed with nothing pending: an error to end the messages with, if any. */
   readonly endError?: () => unknown;
+  /** What an `error` event of the stream (a reset, a broken connection) ends the messages with; default: the error. */
+  readonly streamError?: (error: unknown) => unknown;
 }
 
 /**
@@ -146,7 +148,7 @@ export class EnvelopeReader<T extends DescMessage> implements AsyncIterableItera
     this.settle();
   };
 
-  private readonly onError = (err: unknown): void => this.fail(err);
+  private readonly onError = (err: unknown): void => this.fail(this.opts.streamError ? this.opts.streamError(err) : err);
 
   private fail(err: unknown): void {
     this.failure ??= err;

@@ -1,10 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { MessageInitShape } from "@bufbuild/protobuf";
+import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { ChatService, type ConnectRequestSchema } from "../../../gen/chat/v1/chat_service_pb.ts";
+import http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import { ChatService, ConnectResponseSchema, type ConnectRequestSchema } from "../../../gen/chat/v1/chat_service_pb.ts";
 import { ErrorDetailSchema, ErrorReason } from "../../../gen/chat/v1/types_pb.ts";
 import { startEmbeddedServer, type RunningServer } from "../../app/index.ts";
+import { envelopeOf } from "../../grpc/envelopes.ts";
 import { login, register, withBearerToken } from "../auth.ts";
 import { createNativeTransport } from "./native-transport.ts";
 
@@ -146,5 +149,58 @@ describe("native transport: device streams as connect-node's gRPC transport sees
       now = await openStreams();
     }
     expect(now).toBe(before);
+  });
+});
+
+/**
+ * A server that answers a Connect call with its head and one Welcome, then
+ * breaks it: RST_STREAM with `rstCode`, or the whole connection dropped.
+ */
+async function breakingServer(breakWith: number | "drop"): Promise<{ url: string; close(): void }> {
+  const server = http2.createServer();
+  server.on("stream", (stream: http2.ServerHttp2Stream) => {
+    stream.on("error", () => {});
+    stream.respond({ ":status": 200, "content-type": "application/grpc+proto" });
+    const welcome = toBinary(ConnectResponseSchema, create(ConnectResponseSchema, { event: { event: { case: "welcome", value: {} } } }));
+    stream.write(envelopeOf(welcome, Infinity), () => {
+      setTimeout(() => (breakWith === "drop" ? stream.session?.destroy() : stream.close(breakWith)), 20);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() };
+}
+
+describe("native transport: a call the server breaks ends as with connect-node", () => {
+  // Under Bun both transports see these breaks alike, as a call that ended without its status
+  // (internal): what matters is that they agree, and that the call fails after its Welcome.
+  const cases: [string, number | "drop"][] = [
+    ["RST_STREAM INTERNAL_ERROR", http2.constants.NGHTTP2_INTERNAL_ERROR],
+    ["RST_STREAM REFUSED_STREAM", http2.constants.NGHTTP2_REFUSED_STREAM],
+    ["RST_STREAM ENHANCE_YOUR_CALM", http2.constants.NGHTTP2_ENHANCE_YOUR_CALM],
+    ["the connection dropped", "drop"],
+  ];
+  test.each(cases)("%s", async (_name, breakWith) => {
+    const seen: string[] = [];
+    for (const make of [(url: string) => createNativeTransport(url), (url: string) => createGrpcTransport({ baseUrl: url })]) {
+      const server = await breakingServer(breakWith);
+      try {
+        const chat = createClient(ChatService, make(server.url));
+        async function* requests(): AsyncGenerator<Request> {
+          yield { frame: { case: "hello", value: {} } };
+          await Bun.sleep(2_000);
+        }
+        const events: string[] = [];
+        try {
+          for await (const r of chat.connect(requests())) events.push(r.event?.event.case ?? "");
+          seen.push("ended without an error");
+        } catch (err) {
+          seen.push(`${events.join(",")} ${Code[ConnectError.from(err).code]}`);
+        }
+      } finally {
+        server.close();
+      }
+    }
+    expect(seen[0]).toStartWith("welcome ");
+    expect(seen[1]).toBe(seen[0]!);
   });
 });

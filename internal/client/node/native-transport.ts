@@ -91,6 +91,8 @@ async function openLeanStream<I extends DescMessage, O extends DescMessage>(
     truncatedCode: Code.Internal,
     decompress: (bytes) => (call.gzip ? gunzipSync(bytes) : bytes),
     endError: () => call.endError(),
+    // A broken connection or a reset: unavailable, as connect-node reports it (the SDK reconnects).
+    streamError: (err) => call.resetError() ?? ConnectError.from(err, Code.Unavailable),
   });
   // The response head may never come while the server waits for a request: write while waiting for it.
   void writeRequests(stream, method.input, input).catch((err: unknown) => call.cancel(err));
@@ -123,6 +125,25 @@ function drained(stream: http2.ClientHttp2Stream): Promise<void> {
     stream.on("close", go);
   });
 }
+
+/**
+ * RST_STREAM error codes as gRPC status codes, per gRPC's PROTOCOL-HTTP2.md ("Errors"); the
+ * rest (NO_ERROR, STREAM_CLOSED, unknown) say nothing about the call.
+ */
+const RESET_CODES: ReadonlyMap<number, Code> = new Map([
+  [http2.constants.NGHTTP2_PROTOCOL_ERROR, Code.Internal],
+  [http2.constants.NGHTTP2_INTERNAL_ERROR, Code.Internal],
+  [http2.constants.NGHTTP2_FLOW_CONTROL_ERROR, Code.Internal],
+  [http2.constants.NGHTTP2_SETTINGS_TIMEOUT, Code.Internal],
+  [http2.constants.NGHTTP2_FRAME_SIZE_ERROR, Code.Internal],
+  [http2.constants.NGHTTP2_COMPRESSION_ERROR, Code.Internal],
+  [http2.constants.NGHTTP2_CONNECT_ERROR, Code.Internal],
+  [http2.constants.NGHTTP2_REFUSED_STREAM, Code.Unavailable],
+  [http2.constants.NGHTTP2_CANCEL, Code.Canceled],
+  [http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, Code.ResourceExhausted],
+  [http2.constants.NGHTTP2_INADEQUATE_SECURITY, Code.PermissionDenied],
+  [http2.constants.NGHTTP2_HTTP_1_1_REQUIRED, Code.PermissionDenied],
+]);
 
 /** The state of one lean call besides its messages: head, trailers, cancellation. */
 class LeanCall {
@@ -187,11 +208,15 @@ class LeanCall {
       }
     }
     if (this.statusInHead) return undefined;
-    const code = this.stream.rstCode;
-    if (code === http2.constants.NGHTTP2_REFUSED_STREAM) return new ConnectError("stream refused", Code.Unavailable);
-    if (code === http2.constants.NGHTTP2_ENHANCE_YOUR_CALM) return new ConnectError("enhance your calm", Code.ResourceExhausted);
-    if (code === http2.constants.NGHTTP2_CANCEL) return new ConnectError("stream cancelled by the server", Code.Canceled);
-    return new ConnectError(code ? `stream reset with code ${code}` : "protocol error: missing status", code ? Code.Unavailable : Code.Internal);
+    return this.resetError() ?? new ConnectError("protocol error: missing status", Code.Internal);
+  }
+
+  /** The call's end if it was cancelled here or reset by the server with a code gRPC maps (RESET_CODES). */
+  resetError(): ConnectError | undefined {
+    if (this.cancelledWith) return this.cancelledWith;
+    const rst = this.stream.rstCode;
+    const code = rst ? RESET_CODES.get(rst) : undefined;
+    return code === undefined ? undefined : new ConnectError(`http/2 stream reset with error code 0x${rst!.toString(16)}`, code);
   }
 
   /** At most once a second: what the manager does with it (reset a ping timer) need not happen per chunk. */
