@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startEmbeddedServer, type RunningServer } from "../app/index.ts";
 import { BenchUsageError, defaultOptions, parseBenchArgs, parseDurationMs, runBench, runOpenLoop, type BenchOptions } from "./index.ts";
 import { createLatencyHistogram } from "./latency-histogram.ts";
+import { processUptimeSec } from "./proc-stats.ts";
+import { coldBackendWarnings, WARM_BACKEND_SEC } from "./run-bench.ts";
 import { bucketQuantileMs, eventLoopLagOf, stageHistogramsOf, stageLatencies } from "./server-metrics.ts";
 
 describe("bench options", () => {
@@ -86,6 +88,7 @@ test("steady runs against a spawned embedded server and follows every message", 
   expect(load.processes.map((p) => p.role).sort()).toEqual(["loadgen", "server"]);
   // The server's own histograms over the window: every message it pushed was measured there.
   expect(load.serverStages.find((s) => s.stage === "accept -> push to gateway")?.count).toBeGreaterThan(0);
+  expect(report.warnings).toEqual([]);
 }, 60_000);
 
 test("slow-consumer cuts every device that stops reading and reports the gateway's memory", async () => {
@@ -182,5 +185,27 @@ describe("server stages from /metrics", () => {
     expect(eventLoopLagOf([scrape([0, 0, 0, 0], [0, 0, 0, 0]), { url: "http://127.0.0.1:2", text: "" }])).toEqual([
       { url: "http://127.0.0.1:1", p99Ms: 12.3, maxMs: 50 },
     ]);
+  });
+});
+
+describe("cold backends", () => {
+  test("a process's uptime comes from /proc", () => {
+    const up = processUptimeSec(process.pid);
+    expect(up).toBeGreaterThanOrEqual(0);
+    expect(up!).toBeLessThan(performance.now() / 1000 + 5);
+    expect(processUptimeSec(2 ** 30)).toBeUndefined();
+  });
+
+  test("runs against Kafka or Cassandra started less than WARM_BACKEND_SEC ago carry a warning", () => {
+    const backends = [
+      { name: "cassandra", role: "backend", pid: 1, shared: true },
+      { name: "kafka", role: "backend", pid: 2, shared: true },
+      { name: "redis", role: "backend", pid: 3, shared: true },
+    ] as const;
+    const ages = new Map([[1, 60], [2, WARM_BACKEND_SEC + 1], [3, 5]]);
+    const warnings = coldBackendWarnings(backends, (pid) => ages.get(pid));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toStartWith("cassandra (pid 1) started 60 s ago");
+    expect(coldBackendWarnings(backends, () => undefined)).toEqual([]);
   });
 });

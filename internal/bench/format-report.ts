@@ -150,7 +150,8 @@ export function formatReport(report: BenchReport): string {
     `${report.scenario} / ${report.mode} - ${report.startedAt} - ${m.cores} cores, ${m.memoryGiB} GiB, load ${m.loadAverage1m} at start`,
     report.command,
   ];
-  return [...head, ...resultText(report.result), ...profileText(report)].join("\n");
+  const warnings = report.warnings.map((w) => `WARNING: ${w}`);
+  return [...head, ...warnings, ...resultText(report.result), ...profileText(report)].join("\n");
 }
 
 function resultText(r: ScenarioResult): string[] {

@@ -41,6 +41,19 @@ export function sampleProc(pid: number): ProcSample | undefined {
   }
 }
 
+/** How long the process has been running, from /proc; undefined once it is gone. */
+export function processUptimeSec(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Field 22, starttime, in clock ticks after boot (fields counted after the command name's ')').
+    const startTicks = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+    const machineUpSec = Number(readFileSync("/proc/uptime", "utf8").split(" ")[0]);
+    return Number.isFinite(startTicks) && Number.isFinite(machineUpSec) ? machineUpSec - startTicks / ticksPerSec : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** What one process used between two samples. */
 export interface ProcessUsage {
   readonly name: string;

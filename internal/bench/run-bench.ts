@@ -6,7 +6,7 @@ import { summarizeCpuProfile, type CpuProfileSummary } from "./cpu-profile-summa
 import { startBenchTarget } from "./bench-target.ts";
 import { runIdle, type IdleResult } from "./idle-scenario.ts";
 import { runPresence, type PresenceResult } from "./presence-scenario.ts";
-import type { WatchedProcess } from "./proc-stats.ts";
+import { processUptimeSec, type WatchedProcess } from "./proc-stats.ts";
 import { runReconnectStorm, type ReconnectStormResult } from "./reconnect-storm.ts";
 import { runSlowConsumer, type SlowConsumerResult } from "./slow-consumer.ts";
 import { runSaturate, runSteady, type SaturateResult, type SteadyResult } from "./throughput-scenarios.ts";
@@ -25,6 +25,8 @@ export interface BenchReport {
   readonly servers: readonly WatchedProcess[];
   readonly options: BenchOptions;
   readonly result: ScenarioResult;
+  /** What makes this run's figures less comparable (e.g. a JVM backend started minutes before). */
+  readonly warnings: readonly string[];
   /** Embedded mode with --server-cpu-prof: the profile files written by the server. */
   readonly cpuProfiles?: readonly string[];
   /** Their hottest modules and functions. */
@@ -57,6 +59,8 @@ export async function runBench(options: BenchOptions, command: string, progress:
   };
   progress(`starting ${options.mode} servers`);
   const target = await startBenchTarget(options, scenarioEnv(options));
+  const warnings = coldBackendWarnings(target.backends, processUptimeSec);
+  for (const w of warnings) progress(`warning: ${w}`);
   const loadgen: WatchedProcess = { name: "loadgen", role: "loadgen", pid: process.pid };
   const watched = [...target.servers, ...target.backends, loadgen];
   let result: ScenarioResult;
@@ -83,11 +87,35 @@ export async function runBench(options: BenchOptions, command: string, progress:
     servers: target.servers,
     options,
     result,
+    warnings,
     ...(cpuProfiles ? { cpuProfiles } : {}),
     ...(cpuProfiles
       ? { cpuProfileSummaries: cpuProfiles.filter((f) => f.endsWith(".cpuprofile")).map((f) => summarizeCpuProfile(f)) }
       : {}),
   };
+}
+
+/** Below this uptime a JVM backend is still warming up (docs/benchmarks.md, fifth pass: about 8 minutes under load). */
+export const WARM_BACKEND_SEC = 10 * 60;
+
+/**
+ * Kafka and Cassandra need minutes of load before their CPU per message
+ * settles: Cassandra started a minute before a run cost about twice its warm
+ * figure and halved the distributed ceiling. Runs against such a backend say so.
+ */
+export function coldBackendWarnings(
+  backends: readonly WatchedProcess[],
+  uptimeSec: (pid: number) => number | undefined,
+): string[] {
+  return backends.flatMap((b) => {
+    if (b.name !== "cassandra" && b.name !== "kafka") return [];
+    const up = uptimeSec(b.pid);
+    if (up === undefined || up >= WARM_BACKEND_SEC) return [];
+    return [
+      `${b.name} (pid ${b.pid}) started ${Math.round(up)} s ago, a JVM still warming up: here Cassandra cost about ` +
+        "twice its warm CPU per message over its first minutes under load; warm the backends first (docs/benchmarks.md, fifth pass)",
+    ];
+  });
 }
 
 function runScenario(
