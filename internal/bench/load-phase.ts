@@ -40,7 +40,7 @@ export interface LoadResult extends TrackerResult {
   readonly maxIssueLagMs: number;
   /** Longest stall of the load generator's event loop (GC, CPU starvation), warm-up included. */
   readonly loadgenMaxStallMs: number;
-  /** Event-loop delay of each gateway/server during the window, from its /metrics. */
+  /** Event-loop delay of each server process (embedded server, gateways, workers) during the window, from its /metrics. */
   readonly serverEventLoop: readonly EventLoopLag[];
   /** Each stage of a message as the servers' own latency histograms saw it during the window. */
   readonly serverStages: readonly StageLatency[];
