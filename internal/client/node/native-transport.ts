@@ -89,7 +89,7 @@ async function openLeanStream<I extends DescMessage, O extends DescMessage>(
   const messages = new EnvelopeReader(stream, method.output, {
     readMaxBytes: READ_MAX_BYTES,
     truncatedCode: Code.Internal,
-    decompress: (bytes) => (call.gzip ? gunzipSync(bytes) : bytes),
+    decompress: call.inflate,
     endError: () => call.endError(),
     // A broken connection or a reset: unavailable, as connect-node reports it (the SDK reconnects).
     streamError: (err) => call.resetError() ?? ConnectError.from(err, Code.Unavailable),
@@ -149,7 +149,8 @@ const RESET_CODES: ReadonlyMap<number, Code> = new Map([
 class LeanCall {
   readonly trailer = new Headers();
   readonly head: Promise<Headers>;
-  gzip = false;
+  /** The response head said `grpc-encoding: gzip`. */
+  private gzip = false;
   private responseHeader: Headers | undefined;
   /** The head carried the status (a trailers-only response). */
   private statusInHead = false;
@@ -218,6 +219,12 @@ class LeanCall {
     const code = rst ? RESET_CODES.get(rst) : undefined;
     return code === undefined ? undefined : new ConnectError(`http/2 stream reset with error code 0x${rst!.toString(16)}`, code);
   }
+
+  /** A compressed message's bytes; a compressed message on a response without grpc-encoding breaks the protocol. */
+  readonly inflate = (bytes: Uint8Array): Uint8Array => {
+    if (!this.gzip) throw new ConnectError("compressed message without a grpc-encoding", Code.Internal);
+    return gunzipSync(bytes);
+  };
 
   /** At most once a second: what the manager does with it (reset a ping timer) need not happen per chunk. */
   private readonly onData = (): void => {
