@@ -32,8 +32,11 @@ export const CQL = {
     "UPDATE user_conversations USING TIMESTAMP ? SET head_seq = ?, last_activity_ms = ?, last_prev_seq = ?, " +
     "last_sender_user_id = ?, last_sender_device_id = ?, last_client_msg_id = ?, last_text = ?, last_sent_at_ms = ? " +
     "WHERE user_id = ? AND conversation_id = ?",
-  advanceLastIncoming:
-    "UPDATE user_conversations USING TIMESTAMP ? SET last_in_seq = ? WHERE user_id = ? AND conversation_id = ?",
+  // The recipient's entry: the head and the last incoming seq in one statement (same row, same timestamp).
+  advanceHeadIncoming:
+    "UPDATE user_conversations USING TIMESTAMP ? SET head_seq = ?, last_activity_ms = ?, last_prev_seq = ?, " +
+    "last_sender_user_id = ?, last_sender_device_id = ?, last_client_msg_id = ?, last_text = ?, last_sent_at_ms = ?, " +
+    "last_in_seq = ? WHERE user_id = ? AND conversation_id = ?",
 
   // Bucket directory, both directions, bounded on both sides.
   bucketsDown:

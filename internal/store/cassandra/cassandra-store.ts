@@ -134,7 +134,7 @@ function createMessageStore(session: CqlSession, unreadCountCap: number): Messag
 
     // Three steps, each idempotent, in an order readers rely on:
     // 1. the message row and its bucket's directory entry (in parallel);
-    // 2. both list heads, and the recipient's last incoming seq;
+    // 2. both list heads (the recipient's with its last incoming seq);
     // 3. the dedup record, last: a dedup hit implies the message and the
     //    heads are stored, so the worker may skip a duplicate outright.
     // A failure anywhere rejects; the worker retries the whole append.
@@ -152,16 +152,10 @@ function createMessageStore(session: CqlSession, unreadCountCap: number): Messag
       ]);
       const c = await conversationOf(m.conversationId);
       if (c) {
-        const head = (user: UserId) =>
-          session.write("appendMessage", CQL.advanceHead, [
-            version, m.seq, m.sentAtMs, m.prevSeq, m.senderUserId, m.senderDeviceId,
-            m.clientMsgId, m.text, m.sentAtMs, user, m.conversationId,
-          ]);
-        const recipient = peerOf(c, m.senderUserId);
+        const head = [version, m.seq, m.sentAtMs, m.prevSeq, m.senderUserId, m.senderDeviceId, m.clientMsgId, m.text, m.sentAtMs];
         await Promise.all([
-          head(m.senderUserId),
-          head(recipient),
-          session.write("appendMessage", CQL.advanceLastIncoming, [version, m.seq, recipient, m.conversationId]),
+          session.write("appendMessage", CQL.advanceHead, [...head, m.senderUserId, m.conversationId]),
+          session.write("appendMessage", CQL.advanceHeadIncoming, [...head, m.seq, peerOf(c, m.senderUserId), m.conversationId]),
         ]);
       }
       await session.write("appendMessage", CQL.insertDedup, [m.conversationId, m.clientMsgId, m.seq, firstWins(m.seq)]);
