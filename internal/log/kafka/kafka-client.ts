@@ -2,6 +2,7 @@ import { Kafka, type LogEntry, logLevel } from "kafkajs";
 import type { Logger } from "pino";
 import { BackendUnavailableError } from "../../domain/index.ts";
 import type { ResolvedKafkaLogConfig } from "./kafka-log-config.ts";
+import { installRequestQueueTimerFix } from "./request-queue-timer.ts";
 
 /*
  * kafkajs plumbing shared by the producer, the admin client and the consumers:
@@ -27,6 +28,7 @@ export function retryOptions(cfg: ResolvedKafkaLogConfig) {
  * group, which would let one member's rebalance clear another member's offsets.
  */
 export function createKafkaClient(cfg: ResolvedKafkaLogConfig, clientId: string, logger: Logger): Kafka {
+  installRequestQueueTimerFix();
   return new Kafka({
     clientId,
     brokers: [...cfg.brokers],
