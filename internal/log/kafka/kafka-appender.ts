@@ -17,6 +17,8 @@ export interface KafkaAppenderParams {
   readonly partitionOf: (key: string) => number;
   /** Broker-side wait for acks=all per attempt. */
   readonly ackTimeoutMs: number;
+  /** See KafkaLogConfig.produceIntervalMs. */
+  readonly produceIntervalMs: number;
   /** Opens a connected idempotent producer (a new producer id each time). */
   readonly openProducer: () => Promise<Producer>;
 }
@@ -42,7 +44,8 @@ const REFUSED_RECORD_ERRORS = new Set(["MESSAGE_TOO_LARGE", "RECORD_LIST_TOO_LAR
 
 /**
  * Group commit over an idempotent producer: appends that arrive while a send is in flight
- * (or in the same tick as the first) go out together in the next single produce request.
+ * (or in the same tick as the first, or within produceIntervalMs of the previous send's start)
+ * go out together in the next single produce request.
  * kafkajs allows one in-flight request per broker for an idempotent producer anyway, so one
  * send at a time costs nothing and keeps each partition's records in append order.
  *
@@ -50,12 +53,16 @@ const REFUSED_RECORD_ERRORS = new Set(["MESSAGE_TOO_LARGE", "RECORD_LIST_TOO_LAR
  * where partitionOf says, whatever partitioner kafkajs would have picked.
  */
 export function createKafkaAppender(params: KafkaAppenderParams, deps: { logger: Logger }): KafkaAppender {
-  const { topic, partitionOf, ackTimeoutMs, openProducer } = params;
+  const { topic, partitionOf, ackTimeoutMs, produceIntervalMs, openProducer } = params;
   const logger = deps.logger;
   let queue: PendingAppend[] = [];
   let pumping: Promise<void> | undefined;
   let producer: Promise<Producer> | undefined;
   let closed = false;
+  /** performance.now() when the last produce request started. */
+  let lastSendAt = Number.NEGATIVE_INFINITY;
+  /** Ends the pump's wait for the produce interval (close). */
+  let endWait: (() => void) | undefined;
 
   function connected(): Promise<Producer> {
     producer ??= openProducer().catch((err: unknown) => {
@@ -80,7 +87,22 @@ export function createKafkaAppender(params: KafkaAppenderParams, deps: { logger:
     pumping ??= (async () => {
       // Let the appends of the current tick join the first send.
       await new Promise((resolve) => setImmediate(resolve));
-      while (queue.length > 0) await send(takeGroup());
+      while (queue.length > 0) {
+        const waitMs = lastSendAt + produceIntervalMs - performance.now();
+        if (waitMs > 0) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, waitMs);
+            endWait = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+          endWait = undefined;
+        }
+        if (queue.length === 0) break; // closed meanwhile
+        lastSendAt = performance.now();
+        await send(takeGroup());
+      }
     })().finally(() => {
       pumping = undefined;
       if (queue.length > 0 && !closed) schedule();
@@ -160,6 +182,7 @@ export function createKafkaAppender(params: KafkaAppenderParams, deps: { logger:
       const waiting = queue;
       queue = [];
       for (const pending of waiting) pending.reject(unavailable("append", new Error("log closed")));
+      endWait?.();
       await pumping;
       const last = producer;
       producer = undefined;

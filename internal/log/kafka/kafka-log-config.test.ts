@@ -18,7 +18,7 @@ describe("parseKafkaUrl", () => {
   test("takes tuning parameters by their config names", () => {
     const cfg = parseKafkaUrl(
       "kafka://127.0.0.1:19092?sessionTimeoutMs=6000&heartbeatIntervalMs=500&rebalanceTimeoutMs=10000" +
-        "&fetchMaxWaitMs=250&fetchIntervalMs=0&commitIntervalMs=1000&requestTimeoutMs=3000&retries=2" +
+        "&fetchMaxWaitMs=250&fetchIntervalMs=0&produceIntervalMs=0&commitIntervalMs=1000&requestTimeoutMs=3000&retries=2" +
         "&replicationFactor=3&groupIdPrefix=staging.",
     );
     expect(cfg).toMatchObject({
@@ -27,6 +27,7 @@ describe("parseKafkaUrl", () => {
       rebalanceTimeoutMs: 10_000,
       fetchMaxWaitMs: 250,
       fetchIntervalMs: 0,
+      produceIntervalMs: 0,
       commitIntervalMs: 1_000,
       requestTimeoutMs: 3_000,
       retries: 2,

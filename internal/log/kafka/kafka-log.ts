@@ -52,7 +52,7 @@ export async function createKafkaLog(cfg: KafkaLogConfig, deps: { logger: Logger
     return producer;
   };
   const appender = createKafkaAppender(
-    { topic: resolved.topic, partitionOf, ackTimeoutMs: resolved.requestTimeoutMs, openProducer },
+    { topic: resolved.topic, partitionOf, ackTimeoutMs: resolved.requestTimeoutMs, produceIntervalMs: resolved.produceIntervalMs, openProducer },
     { logger },
   );
   // Connect now: a wrong address fails startup, and InitProducerId is off the first append's path.
