@@ -6,7 +6,7 @@ import { openBidiLink } from "./bidi-link.ts";
 import { createChatEmitter, type ChatEvent, type ConnectionFailure, type ConnectionState } from "./chat-events.ts";
 import type { ClientStorage } from "./client-storage.ts";
 import { createConnectionLoop } from "./connection-loop.ts";
-import { hasPeerMessage, type Tick, type Watermarks } from "./conversation-state.ts";
+import type { Tick, Watermarks } from "./conversation-state.ts";
 import { openLocalReplica } from "./local-replica.ts";
 import { openOutbox } from "./outbox.ts";
 import { createReceiptSender } from "./receipt-sender.ts";
@@ -116,10 +116,6 @@ export async function createChatClient(cfg: ChatClientConfig, deps: ChatClientDe
       link: () => link,
       cursor: (id) => replica.conversation(id)?.cursor ?? 0,
       own: (id) => replica.conversation(id)?.receipt(userId),
-      peerMessageIn: (id, afterSeq, upToSeq) => {
-        const held = replica.conversation(id);
-        return held === undefined || hasPeerMessage(held.messages(), userId, afterSeq, upToSeq);
-      },
     },
   );
   const engine = createSyncEngine(

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import type { ChatMessage } from "./client-storage.ts";
-import { computeTick, createConversationState, hasPeerMessage } from "./conversation-state.ts";
+import { computeTick, createConversationState } from "./conversation-state.ts";
 
 const conv = "c-1";
 const msg = (seq: number, prevSeq: number, clientMsgId = `m-${seq}`): ChatMessage => ({
@@ -163,24 +163,5 @@ describe("ticks", () => {
     { name: "a failed send is failed", send: { state: "failed", seq: undefined }, peer, want: "failed" },
   ] as const)("$name", ({ send, peer, want }) => {
     expect(computeTick(send, peer)).toBe(want);
-  });
-});
-
-describe("peer messages in an unacked range", () => {
-  // bob sent 5 and 21; alice sent 9, 20 and 40 (the chain above).
-  const mixed = chain.map((m) => (m.seq === 5 || m.seq === 21 ? m : { ...m, senderUserId: "u-alice" }));
-  test.each([
-    { name: "own messages only", after: 21, upTo: 40, want: false },
-    { name: "an own message just above the floor", after: 9, upTo: 20, want: false },
-    { name: "bob's message at the range's top", after: 20, upTo: 21, want: true },
-    { name: "bob's message deep in the range", after: 0, upTo: 40, want: true },
-    { name: "an upper end that is not held", after: 21, upTo: 39, want: true },
-  ])("$name: $want", ({ after, upTo, want }) => {
-    expect(hasPeerMessage(mixed, "u-alice", after, upTo)).toBe(want);
-  });
-
-  test("a link missing from the chain counts as a peer's", () => {
-    const holed = [mixed[0], mixed[2], mixed[4]] as ChatMessage[]; // 5, 20, 40: 9 and 21 not held
-    expect(hasPeerMessage(holed, "u-alice", 20, 40)).toBe(true);
   });
 });

@@ -29,24 +29,6 @@ export function computeTick(send: Pick<LocalSend, "state" | "seq">, peer: Waterm
 }
 
 /**
- * Whether the chain of held messages ending at `upToSeq` has, above
- * `afterSeq`, a message `userId` did not send. Walks back from the end along
- * prev_seq; a link it does not hold counts as someone else's (the caller
- * then acts as if it did).
- */
-export function hasPeerMessage(ascending: readonly ChatMessage[], userId: string, afterSeq: number, upToSeq: number): boolean {
-  let expected = upToSeq;
-  for (let i = ascending.length - 1; i >= 0; i--) {
-    const m = ascending[i] as ChatMessage;
-    if (m.seq > expected) continue;
-    if (m.seq !== expected || m.senderUserId !== userId) return true;
-    if (m.prevSeq <= afterSeq) return false;
-    expected = m.prevSeq;
-  }
-  return true;
-}
-
-/**
  * What one device holds of one conversation: messages deduplicated by seq,
  * the cursor (the highest seq up to which nothing is missing), the first gap
  * above it, and the participants' receipt watermarks. Pure and synchronous;

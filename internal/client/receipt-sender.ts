@@ -15,12 +15,6 @@ export interface ReceiptSenderConfig {
  * recipient's "delivered", so each conversation's cursor is acked once the
  * messages up to it are stored; reads are sent when the user reads.
  *
- * A cursor that moved over the user's own messages only is not acked: no
- * tick depends on it (ticks compare the sender's messages with the peer's
- * watermarks), and an ack costs a log record, store writes and a receipt to
- * every device of both users. The next ack that covers a peer's message
- * carries the cursor past them.
- *
  * Nothing here is persisted or confirmed per frame: the server's Receipt
  * events report the user's own watermarks, and after every catch-up (or a
  * dropped frame) `resync` resends whatever is still above them. A lost ack
@@ -48,16 +42,12 @@ export function createReceiptSender(
     readonly link: () => StreamLink | undefined;
     readonly cursor: (conversationId: string) => number;
     readonly own: (conversationId: string) => Watermarks | undefined;
-    /** Whether a message in (afterSeq, upToSeq] was sent by someone else (or is not held). */
-    readonly peerMessageIn: (conversationId: string, afterSeq: number, upToSeq: number) => boolean;
   },
 ): ReceiptSender {
   const dueAcks = new Set<string>();
   const sentAcks = new Map<string, number>();
   const wantedReads = new Map<string, number>();
   const sentReads = new Map<string, number>();
-  /** Seq up to which the unacked range is known to hold own messages only. */
-  const ownOnlyUpTo = new Map<string, number>();
   let cancelFlush: (() => void) | undefined;
   let cancelRetry: (() => void) | undefined;
 
@@ -68,12 +58,6 @@ export function createReceiptSender(
       const seq = deps.cursor(id);
       const floor = Math.max(deps.own(id)?.deliveredSeq ?? 0, sentAcks.get(id) ?? 0);
       if (!link || seq <= floor) continue;
-      const checked = Math.max(floor, ownOnlyUpTo.get(id) ?? 0);
-      if (seq <= checked || !deps.peerMessageIn(id, checked, seq)) {
-        ownOnlyUpTo.set(id, seq);
-        continue;
-      }
-      ownOnlyUpTo.delete(id);
       link.ack(id, seq);
       sentAcks.set(id, seq);
     }
@@ -124,7 +108,6 @@ export function createReceiptSender(
       cancelRetry?.();
       cancelFlush = cancelRetry = undefined;
       dueAcks.clear();
-      ownOnlyUpTo.clear();
     },
   };
 }

@@ -38,7 +38,7 @@ async function engineFor(username: string) {
   emitter.on((e) => events.push(e));
   const receipts = createReceiptSender(
     { ackDelayMs: 20, retryDelayMs: 1_000 },
-    { timers: runtime.timers, link: () => undefined, cursor: () => 0, own: () => undefined, peerMessageIn: () => true },
+    { timers: runtime.timers, link: () => undefined, cursor: () => 0, own: () => undefined },
   );
   const serial = createSerialExecutor();
   const engine = createSyncEngine(
