@@ -1,4 +1,5 @@
 import { Kafka, logLevel } from "kafkajs";
+import { installRequestQueueTimerFix } from "../../log/kafka/index.ts";
 import cassandra from "cassandra-driver";
 import pino from "pino";
 import { join } from "node:path";
@@ -176,6 +177,7 @@ export async function startTestCluster(
     async destroy() {
       for (const p of procs) p.kill("SIGKILL");
       await Promise.all(procs.map((p) => p.exited));
+      installRequestQueueTimerFix();
       const kafka = new Kafka({ brokers: backends.kafka.brokers, clientId: "cluster-cleanup", logLevel: logLevel.NOTHING });
       const admin = kafka.admin();
       await admin.connect();

@@ -1,5 +1,6 @@
 export { createKafkaLog } from "./kafka-log.ts";
 export { PartitionCountMismatchError } from "./ensure-topic.ts";
+export { installRequestQueueTimerFix } from "./request-queue-timer.ts";
 export {
   type KafkaLogConfig,
   type ResolvedKafkaLogConfig,
