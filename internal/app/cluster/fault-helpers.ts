@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, expect } from "bun:test";
-import { Kafka, logLevel } from "kafkajs";
-import { installRequestQueueTimerFix } from "../../log/kafka/index.ts";
+import { createPlainKafkaClient } from "../../log/kafka/index.ts";
 import { asGatewayId, asUserId, systemClock } from "../../domain/index.ts";
 import { createRedisPresenceStore } from "../../presence/redis/index.ts";
 import { createRedisGatewayRegistry, createRedisRoutingTable, parseRedisUrl } from "../../routing/redis/index.ts";
@@ -148,15 +147,9 @@ export function topicOf(cluster: TestCluster): string {
   return new URL(cluster.env.LOG_URL!.replace(/^kafka:/, "http:")).searchParams.get("topic")!;
 }
 
-/** An admin client for the checks below (not connected). */
-function faultTestsAdmin(brokers: readonly string[]) {
-  installRequestQueueTimerFix();
-  return new Kafka({ brokers: [...brokers], clientId: "fault-tests", logLevel: logLevel.NOTHING }).admin();
-}
-
 /** Partitions of the cluster's topic that hold at least one record. */
 export async function partitionsWithRecords(brokers: readonly string[], topic: string): Promise<number[]> {
-  const admin = faultTestsAdmin(brokers);
+  const admin = createPlainKafkaClient(brokers, "fault-tests").admin();
   await admin.connect();
   try {
     const offsets = await admin.fetchTopicOffsets(topic);
@@ -168,7 +161,7 @@ export async function partitionsWithRecords(brokers: readonly string[], topic: s
 
 /** How far a consumer group has committed, summed over partitions, and the topic's end. */
 export async function groupProgress(brokers: readonly string[], topic: string, groupId: string): Promise<{ committed: number; end: number }> {
-  const admin = faultTestsAdmin(brokers);
+  const admin = createPlainKafkaClient(brokers, "fault-tests").admin();
   await admin.connect();
   try {
     const ends = await admin.fetchTopicOffsets(topic);

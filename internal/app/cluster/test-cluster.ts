@@ -1,5 +1,4 @@
-import { Kafka, logLevel } from "kafkajs";
-import { installRequestQueueTimerFix } from "../../log/kafka/index.ts";
+import { createPlainKafkaClient } from "../../log/kafka/index.ts";
 import cassandra from "cassandra-driver";
 import pino from "pino";
 import { join } from "node:path";
@@ -177,9 +176,7 @@ export async function startTestCluster(
     async destroy() {
       for (const p of procs) p.kill("SIGKILL");
       await Promise.all(procs.map((p) => p.exited));
-      installRequestQueueTimerFix();
-      const kafka = new Kafka({ brokers: backends.kafka.brokers, clientId: "cluster-cleanup", logLevel: logLevel.NOTHING });
-      const admin = kafka.admin();
+      const admin = createPlainKafkaClient(backends.kafka.brokers, "cluster-cleanup").admin();
       await admin.connect();
       await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
       await admin.deleteGroups([...groups]).catch(() => undefined);

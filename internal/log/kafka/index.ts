@@ -1,6 +1,6 @@
 export { createKafkaLog } from "./kafka-log.ts";
 export { PartitionCountMismatchError } from "./ensure-topic.ts";
-export { installRequestQueueTimerFix } from "./request-queue-timer.ts";
+export { createPlainKafkaClient } from "./kafka-client.ts";
 export {
   type KafkaLogConfig,
   type ResolvedKafkaLogConfig,

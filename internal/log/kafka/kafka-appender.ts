@@ -1,6 +1,7 @@
 import type { Producer } from "kafkajs";
 import type { Logger } from "pino";
 import type { LogAppend, LogPosition } from "../message-log.ts";
+import { sleepUnlessAborted } from "../../domain/index.ts";
 import { unavailable } from "./kafka-client.ts";
 
 /** The write side of the Kafka log. */
@@ -61,8 +62,8 @@ export function createKafkaAppender(params: KafkaAppenderParams, deps: { logger:
   let closed = false;
   /** performance.now() when the last produce request started. */
   let lastSendAt = Number.NEGATIVE_INFINITY;
-  /** Ends the pump's wait for the produce interval (close). */
-  let endWait: (() => void) | undefined;
+  /** Aborted by close: ends the pump's wait for the produce interval. */
+  const closing = new AbortController();
 
   function connected(): Promise<Producer> {
     producer ??= openProducer().catch((err: unknown) => {
@@ -89,16 +90,7 @@ export function createKafkaAppender(params: KafkaAppenderParams, deps: { logger:
       await new Promise((resolve) => setImmediate(resolve));
       while (queue.length > 0) {
         const waitMs = lastSendAt + produceIntervalMs - performance.now();
-        if (waitMs > 0) {
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, waitMs);
-            endWait = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
-          endWait = undefined;
-        }
+        if (waitMs > 0) await sleepUnlessAborted(waitMs, closing.signal);
         if (queue.length === 0) break; // closed meanwhile
         lastSendAt = performance.now();
         await send(takeGroup());
@@ -182,7 +174,7 @@ export function createKafkaAppender(params: KafkaAppenderParams, deps: { logger:
       const waiting = queue;
       queue = [];
       for (const pending of waiting) pending.reject(unavailable("append", new Error("log closed")));
-      endWait?.();
+      closing.abort();
       await pumping;
       const last = producer;
       producer = undefined;

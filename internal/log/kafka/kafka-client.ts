@@ -40,6 +40,15 @@ export function createKafkaClient(cfg: ResolvedKafkaLogConfig, clientId: string,
   });
 }
 
+/**
+ * A silent kafkajs client for tools and tests (admin work around a cluster), with the same
+ * request-queue timer fix as the adapter's clients.
+ */
+export function createPlainKafkaClient(brokers: readonly string[], clientId: string): Kafka {
+  installRequestQueueTimerFix();
+  return new Kafka({ clientId, brokers: [...brokers], logLevel: logLevel.NOTHING });
+}
+
 function logKafkajsEntry(logger: Logger, entry: LogEntry): void {
   const { message, timestamp: _timestamp, logger: _source, ...fields } = entry.log;
   const record = { namespace: entry.namespace, ...fields };

@@ -14,6 +14,11 @@ import type { CqlRow } from "./cql-session.ts";
  * and bind every value, so the driver routes each to a replica of its
  * partition. `USING TIMESTAMP ?` takes a version from write-versions.ts.
  */
+/** A list entry's head: the conversation's last message, copied. */
+const HEAD_COLUMNS =
+  "head_seq = ?, last_activity_ms = ?, last_prev_seq = ?, last_sender_user_id = ?, last_sender_device_id = ?, " +
+  "last_client_msg_id = ?, last_text = ?, last_sent_at_ms = ?";
+
 export const CQL = {
   insertConversation:
     "INSERT INTO conversations (id, user_a, user_b, created_at_ms) VALUES (?, ?, ?, ?) USING TIMESTAMP ?",
@@ -28,15 +33,10 @@ export const CQL = {
   insertBucket: "INSERT INTO message_buckets (conversation_id, bucket) VALUES (?, ?) USING TIMESTAMP ?",
   insertDedup: "INSERT INTO dedup (conversation_id, client_msg_id, seq) VALUES (?, ?, ?) USING TIMESTAMP ?",
   findDedup: "SELECT seq FROM dedup WHERE conversation_id = ? AND client_msg_id = ?",
-  advanceHead:
-    "UPDATE user_conversations USING TIMESTAMP ? SET head_seq = ?, last_activity_ms = ?, last_prev_seq = ?, " +
-    "last_sender_user_id = ?, last_sender_device_id = ?, last_client_msg_id = ?, last_text = ?, last_sent_at_ms = ? " +
-    "WHERE user_id = ? AND conversation_id = ?",
+  advanceHead: `UPDATE user_conversations USING TIMESTAMP ? SET ${HEAD_COLUMNS} WHERE user_id = ? AND conversation_id = ?`,
   // The recipient's entry: the head and the last incoming seq in one statement (same row, same timestamp).
   advanceHeadIncoming:
-    "UPDATE user_conversations USING TIMESTAMP ? SET head_seq = ?, last_activity_ms = ?, last_prev_seq = ?, " +
-    "last_sender_user_id = ?, last_sender_device_id = ?, last_client_msg_id = ?, last_text = ?, last_sent_at_ms = ?, " +
-    "last_in_seq = ? WHERE user_id = ? AND conversation_id = ?",
+    `UPDATE user_conversations USING TIMESTAMP ? SET ${HEAD_COLUMNS}, last_in_seq = ? WHERE user_id = ? AND conversation_id = ?`,
 
   // Bucket directory, both directions, bounded on both sides.
   bucketsDown:
