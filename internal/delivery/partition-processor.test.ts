@@ -8,6 +8,7 @@ import { createLocalPushHub } from "../push/memory/index.ts";
 import { createMemoryRoutingTable } from "../routing/memory/index.ts";
 import { createSqliteStore } from "../store/sqlite/index.ts";
 import { createPartitionProcessor } from "./partition-processor.ts";
+import type { MessageStore } from "../store/index.ts";
 import { seqOf } from "./sequencing.ts";
 
 const a = asUserId("u_a");
@@ -115,5 +116,54 @@ test("receipts of one batch are clamped per record, merged per user, and pushed 
   pushed.length = 0;
   await processor.handleBatch(batch([receipt(5, "ack", b, 2)]));
   expect(pushed).toEqual([]);
+  await store.close();
+});
+
+test("a receipt of earlier messages is written alongside the batch's messages; one that reaches them waits for them", async () => {
+  const c = asUserId("u_c");
+  const other = conversationIdFor(a, c);
+  const store = createSqliteStore({ path: ":memory:" });
+  await store.ensureConversation({ id: conversationId, userA: a, userB: b, createdAtMs: 0 });
+  await store.ensureConversation({ id: other, userA: a, userB: c, createdAtMs: 0 });
+  const name = (id: string) => (id === conversationId ? "ab" : "ac");
+  const events: string[] = [];
+  let gate = Promise.resolve();
+  const gated: MessageStore = {
+    ...store,
+    async appendMessage(m) {
+      await gate;
+      await store.appendMessage(m);
+      events.push(`stored ${name(m.conversationId)} ${m.seq}`);
+    },
+    async advanceWatermarks(id, user, to) {
+      events.push(`watermarks ${name(id)} ${to.deliveredSeq}`);
+      return store.advanceWatermarks(id, user, to);
+    },
+  };
+  const deps = { store: gated, routing: createMemoryRoutingTable({ clock: systemClock }), push: createLocalPushHub() };
+  const processor = createPartitionProcessor({ generation: 0 }, { ...deps, logger: pino({ level: "silent" }) });
+  const event = (offset: number, ev: Record<string, unknown>): LogRecord => ({
+    partition: 0,
+    offset,
+    key: String(ev.conversationId),
+    value: encodeClientEvent({ acceptedAtMs: offset, deviceId: asDeviceId(`d_${String(ev.userId)}`), ...ev } as never),
+  });
+
+  await processor.handleBatch(batch([event(0, { type: "send", conversationId: other, userId: a, clientMsgId: "m0", text: "x" })]));
+  let release!: () => void;
+  gate = new Promise((resolve) => (release = resolve));
+  const handled = processor.handleBatch(
+    batch([
+      event(1, { type: "send", conversationId, userId: a, clientMsgId: "m1", text: "y" }),
+      event(2, { type: "ack", conversationId: other, userId: c, seq: 1 }), // stored by the batch before
+      event(3, { type: "ack", conversationId, userId: b, seq: 2 }), // the message of this batch
+    ]),
+  );
+  for (let i = 0; i < 20 && !events.includes("watermarks ac 1"); i++) await Bun.sleep(5);
+  expect(events).toEqual(["stored ac 1", "watermarks ac 1"]);
+  release();
+  await handled;
+  expect(events).toEqual(["stored ac 1", "watermarks ac 1", "stored ab 2", "watermarks ab 2"]);
+  expect((await store.getWatermarks(conversationId)).get(b)).toEqual({ deliveredSeq: 2, readSeq: 0 });
   await store.close();
 });

@@ -78,6 +78,8 @@ interface BatchPlan {
   readonly watermarks: Map<string, WatermarkAdvance>;
   /** clientMsgId -> seq for the sends this batch sequences. */
   readonly sequenced: Map<string, Seq>;
+  /** The lowest seq this batch sequences, per conversation: all below it was stored before the batch. */
+  readonly firstNewSeq: Map<ConversationId, Seq>;
   readonly steps: PushStep[];
 }
 
@@ -163,6 +165,7 @@ export function createPartitionProcessor(cfg: { generation: number }, deps: Part
       };
       state.lastSeq.set(conv.id, seq);
       plan.sequenced.set(dedupKey, seq);
+      if (!plan.firstNewSeq.has(conv.id)) plan.firstNewSeq.set(conv.id, seq);
       plan.messages.push(message);
       plan.steps.push({ type: "message", users: [conv.userA, conv.userB], message });
       plan.steps.push({
@@ -194,32 +197,58 @@ export function createPartitionProcessor(cfg: { generation: number }, deps: Part
 
   /**
    * The batch's writes, issued together so the store can group them (one
-   * SQLite transaction, concurrent Cassandra requests): messages first, then
-   * cursors and watermarks, so a watermark never points at a message that is
-   * not stored yet. Every write is idempotent and monotonic, so issuing them
-   * together instead of record by record leaves the same rows.
+   * SQLite transaction, concurrent Cassandra requests). A watermark or cursor
+   * never points at a message that is not stored yet: one that reaches a
+   * message of this batch is written after the messages; the others (an ack
+   * of earlier messages, the common case) go alongside them. Every write is
+   * idempotent and monotonic, so issuing them together instead of record by
+   * record leaves the same rows.
    */
   async function writePlan(plan: BatchPlan, state: PartitionState): Promise<void> {
-    if (plan.messages.length > 0) {
-      const stop = deps.metrics?.storeWriteSeconds.startTimer({ op: "append_message" });
-      await Promise.all(plan.messages.map((m) => store.appendMessage(m)));
-      stop?.();
-    }
-    if (plan.watermarks.size === 0 && plan.cursors.size === 0) return;
-    const stop = deps.metrics?.storeWriteSeconds.startTimer({ op: "advance_watermarks" });
+    const awaitsMessages = (conv: ConversationId, seq: Seq) => seq >= (plan.firstNewSeq.get(conv) ?? Infinity);
+    const cursors = [...plan.cursors.values()];
+    const advances = [...plan.watermarks];
+    const [cursorsAfter, cursorsNow] = split(cursors, (c) => awaitsMessages(c.conversationId, c.seq));
+    const [advancesAfter, advancesNow] = split(advances, ([, a]) =>
+      awaitsMessages(a.conv.id, Math.max(a.deliveredSeq, a.readSeq)),
+    );
+    const messages = timed("append_message", plan.messages.length, () =>
+      Promise.all(plan.messages.map((m) => store.appendMessage(m))),
+    );
     await Promise.all([
-      ...[...plan.cursors.values()].map((c) => store.advanceDeviceCursor(c.deviceId, c.conversationId, c.seq)),
-      ...[...plan.watermarks].map(async ([key, a]) => {
-        const to = { deliveredSeq: a.deliveredSeq || undefined, readSeq: a.readSeq || undefined };
-        const stored = await store.advanceWatermarks(a.conv.id, a.userId, to);
-        // The store may report only what this write guarantees; `before` is known stored too.
-        a.after = {
-          deliveredSeq: Math.max(stored.deliveredSeq, a.before.deliveredSeq),
-          readSeq: Math.max(stored.readSeq, a.before.readSeq),
-        };
-        state.watermarks.set(key, a.after);
-      }),
+      messages,
+      writeMarks(cursorsNow, advancesNow, state),
+      messages.then(() => writeMarks(cursorsAfter, advancesAfter, state)),
     ]);
+  }
+
+  async function writeMarks(
+    cursors: readonly { deviceId: DeviceId; conversationId: ConversationId; seq: Seq }[],
+    advances: readonly (readonly [string, WatermarkAdvance])[],
+    state: PartitionState,
+  ): Promise<void> {
+    await timed("advance_watermarks", cursors.length + advances.length, () =>
+      Promise.all([
+        ...cursors.map((c) => store.advanceDeviceCursor(c.deviceId, c.conversationId, c.seq)),
+        ...advances.map(async ([key, a]) => {
+          const to = { deliveredSeq: a.deliveredSeq || undefined, readSeq: a.readSeq || undefined };
+          const stored = await store.advanceWatermarks(a.conv.id, a.userId, to);
+          // The store may report only what this write guarantees; `before` is known stored too.
+          a.after = {
+            deliveredSeq: Math.max(stored.deliveredSeq, a.before.deliveredSeq),
+            readSeq: Math.max(stored.readSeq, a.before.readSeq),
+          };
+          state.watermarks.set(key, a.after);
+        }),
+      ]),
+    );
+  }
+
+  /** Runs `write` under the store latency metric of `op`; nothing when there is nothing to write. */
+  async function timed(op: string, count: number, write: () => Promise<unknown>): Promise<void> {
+    if (count === 0) return;
+    const stop = deps.metrics?.storeWriteSeconds.startTimer({ op });
+    await write();
     stop?.();
   }
 
@@ -264,7 +293,7 @@ export function createPartitionProcessor(cfg: { generation: number }, deps: Part
     async handleBatch(batch) {
       const state = stateOf(batch.partition, batch.records[0]!.offset);
       deps.metrics?.batchRecords.observe(batch.records.length);
-      const plan: BatchPlan = { messages: [], cursors: new Map(), watermarks: new Map(), sequenced: new Map(), steps: [] };
+      const plan: BatchPlan = { messages: [], cursors: new Map(), watermarks: new Map(), sequenced: new Map(), firstNewSeq: new Map(), steps: [] };
       try {
         const entries = await entriesOf(batch);
         for (const entry of entries) {
@@ -292,4 +321,12 @@ export function createPartitionProcessor(cfg: { generation: number }, deps: Part
       for (const p of partitions) states.delete(p);
     },
   };
+}
+
+/** The items for which `test` holds, and the others, each in their order. */
+function split<T>(items: readonly T[], test: (item: T) => boolean): [T[], T[]] {
+  const yes: T[] = [];
+  const no: T[] = [];
+  for (const item of items) (test(item) ? yes : no).push(item);
+  return [yes, no];
 }
