@@ -1,9 +1,10 @@
-import { formatCostLines, probeCqlRequestCost, probeWakeupCost } from "../../internal/bench/cost-probes.ts";
+import { formatCostLines, probeAppendCost, probeCqlRequestCost, probeWakeupCost } from "../../internal/bench/cost-probes.ts";
 
 /**
- * `bun cmd/bench/probes.ts wakeup` and `bun cmd/bench/probes.ts cql [host:port]`: the
- * per-wake-up and per-CQL-request CPU costs that docs/benchmarks.md uses to explain the
- * distributed figures (see internal/bench/cost-probes.ts).
+ * `bun cmd/bench/probes.ts wakeup`, `... cql [host:port]` and `... append [host:port]`: the
+ * per-wake-up and per-CQL-request CPU costs, and the Cassandra store's time per appended
+ * message, that docs/benchmarks.md uses to explain the distributed figures (see
+ * internal/bench/cost-probes.ts).
  */
 const [probe, target] = process.argv.slice(2);
 if (probe === "wakeup") {
@@ -17,7 +18,15 @@ if (probe === "wakeup") {
     concurrencies: [1, 10, 50],
   });
   console.log(formatCostLines("prepared CQL read, client CPU per request:", lines));
+} else if (probe === "append") {
+  const lines = await probeAppendCost({
+    contactPoint: target ?? "127.0.0.1:19042",
+    localDataCenter: "datacenter1",
+    messages: 3_000,
+    group: 10,
+  });
+  console.log(formatCostLines("Cassandra store appendMessage, per message:", lines));
 } else {
-  console.error("usage: bun cmd/bench/probes.ts wakeup | cql [host:port]");
+  console.error("usage: bun cmd/bench/probes.ts wakeup | cql [host:port] | append [host:port]");
   process.exit(2);
 }

@@ -1,5 +1,8 @@
 import { connect, type Socket } from "node:net";
 import { Client, types } from "cassandra-driver";
+import pino from "pino";
+import { createCassandraStore } from "../store/cassandra/index.ts";
+import { messageAt, newConversation } from "../store/store-fixture.ts";
 
 /**
  * Two small measurements behind the distributed figures in docs/benchmarks.md:
@@ -127,6 +130,57 @@ export async function probeCqlRequestCost(opts: {
     return lines;
   } finally {
     await client.shutdown();
+  }
+}
+
+/**
+ * appendMessage of the Cassandra store, timed end to end: `messages` appends one at a time
+ * (a worker's batch of one send), then the same number in groups of `group` conversations
+ * at once (a batch of several partitions' sends). Wall time per append is the store's share
+ * of the way from the log to the push; client CPU comes along. Uses a fresh keyspace.
+ */
+export async function probeAppendCost(opts: {
+  contactPoint: string;
+  localDataCenter: string;
+  messages: number;
+  group: number;
+}): Promise<CostLine[]> {
+  const keyspace = `probe_${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
+  const store = await createCassandraStore(
+    {
+      contactPoints: [opts.contactPoint],
+      localDataCenter: opts.localDataCenter,
+      keyspace,
+      replicationFactor: 1,
+      consistency: "LOCAL_QUORUM",
+      migrate: true,
+    },
+    { logger: pino({ level: "silent" }) },
+  );
+  const conversations = Array.from({ length: opts.group }, () => newConversation().conversation);
+  const seqs = new Map(conversations.map((c) => [c.id, 0]));
+  const append = (i: number) => {
+    const c = conversations[i % conversations.length]!;
+    const prev = seqs.get(c.id)!;
+    seqs.set(c.id, prev + 1);
+    return store.appendMessage(messageAt(c, prev + 1, prev, prev % 2 === 0 ? c.userA : c.userB));
+  };
+  try {
+    for (const c of conversations) await store.ensureConversation(c);
+    for (let i = 0; i < 300; i++) await append(i); // prepares, warms the JIT
+    const one = await measure("one at a time", opts.messages, async () => {
+      for (let i = 0; i < opts.messages; i++) await append(i);
+    });
+    const grouped = await measure(`${opts.group} at once`, opts.messages, async () => {
+      for (let i = 0; i < opts.messages; i += opts.group) {
+        await Promise.all(Array.from({ length: Math.min(opts.group, opts.messages - i) }, (_, k) => append(i + k)));
+      }
+    });
+    return [one, grouped];
+  } finally {
+    await store.close();
+    const admin = new Client({ contactPoints: [opts.contactPoint], localDataCenter: opts.localDataCenter });
+    await admin.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`).finally(() => admin.shutdown());
   }
 }
 

@@ -111,7 +111,7 @@ describeWithBackends("cassandra store", ["cassandra"], ({ cassandra }) => {
       });
     });
 
-    test("a dedup hit always finds the message and the list heads already stored", async () => {
+    test("a dedup hit always finds the message already stored", async () => {
       await withStores(2, async ([writer, observer]) => {
         const { conversation: c } = newConversation();
         await writer!.ensureConversation(c);
@@ -124,7 +124,6 @@ describeWithBackends("cassandra store", ["cassandra"], ({ cassandra }) => {
             if (checked.includes(m.seq)) continue;
             if ((await observer!.findDedup(c.id, m.clientMsgId)) === undefined) continue;
             expect(await observer!.messagesAfter(c.id, m.seq - 1, 1)).toEqual([m]);
-            expect((await observer!.listConversations(c.userA))[0]?.headSeq).toBeGreaterThanOrEqual(m.seq);
             checked.push(m.seq);
           }
         }

@@ -132,11 +132,14 @@ function createMessageStore(session: CqlSession, unreadCountCap: number): Messag
     lastSeqBefore: pages.lastSeqBefore,
     headSeq: pages.headSeq,
 
-    // Three steps, each idempotent, in an order readers rely on:
+    // Two steps, each idempotent, in an order readers rely on:
     // 1. the message row and its bucket's directory entry (in parallel);
-    // 2. both list heads (the recipient's with its last incoming seq);
-    // 3. the dedup record, last: a dedup hit implies the message and the
-    //    heads are stored, so the worker may skip a duplicate outright.
+    // 2. both list heads (the recipient's with its last incoming seq) and the
+    //    dedup record. A dedup hit implies the message row is stored, so the
+    //    worker may skip a duplicate outright: the heads of the original are
+    //    written in the same step, and a record is committed only once all of
+    //    its writes are done, so a failed step is replayed (identical cells)
+    //    before any later record of the partition, a retry among them, counts.
     // A failure anywhere rejects; the worker retries the whole append.
     async appendMessage(m) {
       const version = maxWins(m.seq);
@@ -151,14 +154,16 @@ function createMessageStore(session: CqlSession, unreadCountCap: number): Messag
         registerBucket(m.conversationId, bucket, version),
       ]);
       const c = await conversationOf(m.conversationId);
-      if (c) {
-        const head = [version, m.seq, m.sentAtMs, m.prevSeq, m.senderUserId, m.senderDeviceId, m.clientMsgId, m.text, m.sentAtMs];
-        await Promise.all([
-          session.write("appendMessage", CQL.advanceHead, [...head, m.senderUserId, m.conversationId]),
-          session.write("appendMessage", CQL.advanceHeadIncoming, [...head, m.seq, peerOf(c, m.senderUserId), m.conversationId]),
-        ]);
-      }
-      await session.write("appendMessage", CQL.insertDedup, [m.conversationId, m.clientMsgId, m.seq, firstWins(m.seq)]);
+      const head = [version, m.seq, m.sentAtMs, m.prevSeq, m.senderUserId, m.senderDeviceId, m.clientMsgId, m.text, m.sentAtMs];
+      await Promise.all([
+        ...(c
+          ? [
+              session.write("appendMessage", CQL.advanceHead, [...head, m.senderUserId, m.conversationId]),
+              session.write("appendMessage", CQL.advanceHeadIncoming, [...head, m.seq, peerOf(c, m.senderUserId), m.conversationId]),
+            ]
+          : []),
+        session.write("appendMessage", CQL.insertDedup, [m.conversationId, m.clientMsgId, m.seq, firstWins(m.seq)]),
+      ]);
     },
 
     messagesAfter: pages.messagesAfter,
