@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { describeWithBackends } from "../testkit/index.ts";
-import { formatCostLines, probeCqlRequestCost, probeWakeupCost } from "./cost-probes.ts";
+import { formatCostLines, probeAppendCost, probeCqlRequestCost, probeWakeupCost } from "./cost-probes.ts";
 
 // Smoke runs with small counts so the probes do not rot; their figures are never asserted.
 describe("cost probes", () => {
@@ -24,4 +24,12 @@ describeWithBackends("cost probes", ["cassandra"], ({ cassandra }) => {
       ["concurrency 4", 20],
     ]);
   }, 30_000);
+
+  test("the append probe measures appends one at a time and in groups", async () => {
+    const lines = await probeAppendCost({ contactPoint: cassandra.contactPoints[0]!, localDataCenter: cassandra.localDataCenter, messages: 20, group: 4 });
+    expect(lines.map((l) => [l.label, l.iterations])).toEqual([
+      ["one at a time", 20],
+      ["4 at once", 20],
+    ]);
+  }, 60_000);
 });

@@ -71,10 +71,17 @@ type PushStep =
   | { type: "send_result"; user: UserId; device: DeviceId; event: Extract<DeliveryEvent, { type: "send_result" }> }
   | { type: "receipt"; key: string };
 
+/** One device's cursor in one conversation, raised to `seq`. */
+interface CursorAdvance {
+  readonly deviceId: DeviceId;
+  readonly conversationId: ConversationId;
+  readonly seq: Seq;
+}
+
 /** What a batch writes and pushes, decided before anything is written. */
 interface BatchPlan {
   readonly messages: StoredMessage[];
-  readonly cursors: Map<string, { deviceId: DeviceId; conversationId: ConversationId; seq: Seq }>;
+  readonly cursors: Map<string, CursorAdvance>;
   readonly watermarks: Map<string, WatermarkAdvance>;
   /** clientMsgId -> seq for the sends this batch sequences. */
   readonly sequenced: Map<string, Seq>;
@@ -223,7 +230,7 @@ export function createPartitionProcessor(cfg: { generation: number }, deps: Part
   }
 
   async function writeMarks(
-    cursors: readonly { deviceId: DeviceId; conversationId: ConversationId; seq: Seq }[],
+    cursors: readonly CursorAdvance[],
     advances: readonly (readonly [string, WatermarkAdvance])[],
     state: PartitionState,
   ): Promise<void> {
