@@ -17,9 +17,10 @@ export interface PresenceChannel {
 /**
  * Presence transitions across processes over one Redis pub/sub channel.
  *
- * Every process, the publisher's included, receives its changes back through
- * its own subscriber connection (a connection in subscriber mode can run no
- * other command, hence a dedicated one). Redis delivers one publisher's
+ * Every process that subscribed, the publisher's included, receives its
+ * changes back through its own subscriber connection (a connection in
+ * subscriber mode can run no other command, hence a dedicated one, opened by
+ * the first subscribe). Redis delivers one publisher's
  * messages in order, and ioredis emits them in order, so local listeners see
  * batches in publish order. A batch travels as one message: a JSON array of
  * `[userId, online, lastSeenMs]` tuples.
@@ -33,15 +34,30 @@ export function createPresenceChannel(
   deps: { publisher: Redis; logger: Logger },
 ): PresenceChannel {
   const { publisher, logger } = deps;
-  const subscriber = openRedisClient(cfg, { logger, role: "presence-subscriber" });
   const listeners = new Set<Listener>();
   let closed = false;
-  let subscribed = subscribeWhenReady();
+  /**
+   * Opened by the first subscribe: a process that only publishes and looks up
+   * (a worker holds a presence store but watches nobody) keeps no subscriber
+   * connection and decodes none of the cluster's presence traffic.
+   */
+  let subscription: Subscription | undefined;
+
+  function openSubscription(): Subscription {
+    const subscriber = openRedisClient(cfg, { logger, role: "presence-subscriber" });
+    subscriber.on("message", (channel: string, message: string) => {
+      if (channel === cfg.channel && !closed) deliver(message);
+    });
+    const opened: Subscription = { subscriber, subscribed: Promise.resolve() };
+    opened.subscribed = subscribeWhenReady(opened);
+    return opened;
+  }
 
   // SUBSCRIBE goes out only once the connection is ready: issued during the
   // handshake it can interleave with ioredis's own setup commands (ioredis
   // issue #2037). After a reconnect ioredis restores the subscription itself.
-  function subscribeWhenReady(): Promise<void> {
+  function subscribeWhenReady(sub: Subscription): Promise<void> {
+    const { subscriber } = sub;
     const attempt = new Promise<void>((resolve, reject) => {
       const send = () => void subscriber.subscribe(cfg.channel).then(() => resolve(), reject);
       if (subscriber.status === "ready") send();
@@ -49,7 +65,7 @@ export function createPresenceChannel(
     });
     // ioredis restores only subscriptions that succeeded: arm a new attempt.
     attempt.catch(() => {
-      if (!closed) subscribed = subscribeWhenReady();
+      if (!closed) sub.subscribed = subscribeWhenReady(sub);
     });
     return attempt;
   }
@@ -60,7 +76,7 @@ export function createPresenceChannel(
    * fails (ioredis then moves to "reconnecting"), so a dead server surfaces
    * at once.
    */
-  function awaitSubscribed(): Promise<void> {
+  function awaitSubscribed({ subscriber, subscribed }: Subscription): Promise<void> {
     if (subscriber.status === "reconnecting" || subscriber.status === "end") {
       return Promise.reject(new BackendUnavailableError("redis", `presence subscriber is ${subscriber.status}`));
     }
@@ -90,11 +106,10 @@ export function createPresenceChannel(
     });
   }
 
-  subscriber.on("message", (channel: string, message: string) => {
-    if (channel !== cfg.channel || closed) return;
+  function deliver(message: string): void {
     const batch = decodeBatch(message);
     if (batch === undefined) {
-      logger.warn({ channel, bytes: message.length }, "malformed presence batch dropped");
+      logger.warn({ channel: cfg.channel, bytes: message.length }, "malformed presence batch dropped");
       return;
     }
     for (const listener of [...listeners]) {
@@ -107,7 +122,7 @@ export function createPresenceChannel(
         logger.error({ err }, "presence listener failed");
       }
     }
-  });
+  }
 
   return {
     async publish(changes) {
@@ -115,7 +130,7 @@ export function createPresenceChannel(
       // Nothing to tell anyone; an empty message would only cost a round trip.
       if (changes.length === 0) return;
       try {
-        if (listeners.size > 0) await awaitSubscribed();
+        if (listeners.size > 0 && subscription) await awaitSubscribed(subscription);
         await publisher.publish(cfg.channel, encodeBatch(changes));
       } catch (err) {
         throw toBackendError(err, "publish");
@@ -125,6 +140,7 @@ export function createPresenceChannel(
     subscribe(listener) {
       // Wrapped so the same function subscribed twice gets two independent subscriptions.
       const entry: Listener = (changes) => listener(changes);
+      if (!closed) subscription ??= openSubscription();
       listeners.add(entry);
       return () => {
         listeners.delete(entry);
@@ -135,9 +151,15 @@ export function createPresenceChannel(
       if (closed) return;
       closed = true;
       listeners.clear();
-      await closeRedisClient(subscriber);
+      if (subscription) await closeRedisClient(subscription.subscriber);
     },
   };
+}
+
+/** The subscriber connection and its latest SUBSCRIBE attempt. */
+interface Subscription {
+  readonly subscriber: Redis;
+  subscribed: Promise<void>;
 }
 
 function encodeBatch(changes: readonly PresenceChange[]): string {

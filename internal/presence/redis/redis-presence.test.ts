@@ -87,6 +87,18 @@ describeWithBackends("redis presence", ["redis"], ({ redis }) => {
       expect(received).toEqual([good, good]);
     });
 
+    test("a store that nobody subscribed to holds no subscription; the first subscribe opens one", async () => {
+      const [store] = setUp(1) as [PresenceStore];
+      const subscribers = async () =>
+        ((await admin.pubsub("NUMSUB", `${keyPrefix}presence-changes`)) as [string, number])[1];
+      await store.publish([{ userId: user("alice"), online: true, lastSeenMs: 0 }]);
+      await store.lookup([user("alice")]);
+      await Bun.sleep(200); // a subscriber opened with the store would have subscribed by now
+      expect(await subscribers()).toBe(0);
+      store.subscribe(() => {});
+      await waitUntil(async () => (await subscribers()) === 1);
+    });
+
     test("two gateways releasing the same user at once: exactly one sees the user unheld", async () => {
       const [a, b] = setUp(2) as [PresenceStore, PresenceStore];
       const [gw1, gw2] = [asGatewayId("gw-1"), asGatewayId("gw-2")];
@@ -166,9 +178,9 @@ async function closedPort(): Promise<number> {
   return address.port;
 }
 
-async function waitUntil(condition: () => boolean): Promise<void> {
+async function waitUntil(condition: () => boolean | Promise<boolean>): Promise<void> {
   const deadline = Date.now() + DELIVERY_WAIT_MS;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`condition not met within ${DELIVERY_WAIT_MS} ms`);
     await Bun.sleep(5);
   }
