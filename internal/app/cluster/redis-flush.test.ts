@@ -24,9 +24,12 @@ describeWithBackends("Redis keys of the cluster flushed while clients send", ["k
 
       const redisConfig = parseRedisUrl(cluster.env.REDIS_URL!);
       const redis = openRedisClient(redisConfig, { logger: pino({ level: "silent" }), role: "test-flush" });
-      expect(await deleteKeysWithPrefix(redis, redisConfig.keyPrefix!)).toBeGreaterThan(0);
+      // The routes existed and went with the flush. (Not checked by reading the routes right
+      // after: a gateway's refresh, every second here, may have rewritten them already.)
+      const routeKeys = (await redis.keys(`${redisConfig.keyPrefix!}user-routes:*`)).length;
+      expect(routeKeys).toBeGreaterThan(0);
+      expect(await deleteKeysWithPrefix(redis, redisConfig.keyPrefix!)).toBeGreaterThanOrEqual(routeKeys);
       await closeRedisClient(redis);
-      expect(await registration.routesComplete()).toBe(false);
 
       await expectRecovered(fleet, registration, "after-flush");
       await Bun.sleep(500);
