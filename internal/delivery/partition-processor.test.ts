@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import pino from "pino";
 import { asDeviceId, asGatewayId, asUserId, conversationIdFor, systemClock } from "../domain/index.ts";
-import { encodeClientEvent } from "../log/log-event-codec.ts";
+import { encodeClientEvent, type ClientEvent } from "../log/log-event-codec.ts";
 import type { LogRecord } from "../log/index.ts";
 import type { Delivery } from "../push/index.ts";
 import { createLocalPushHub } from "../push/memory/index.ts";
@@ -142,21 +142,23 @@ test("a receipt of earlier messages is written alongside the batch's messages; o
   };
   const deps = { store: gated, routing: createMemoryRoutingTable({ clock: systemClock }), push: createLocalPushHub() };
   const processor = createPartitionProcessor({ generation: 0 }, { ...deps, logger: pino({ level: "silent" }) });
-  const event = (offset: number, ev: Record<string, unknown>): LogRecord => ({
-    partition: 0,
-    offset,
-    key: String(ev.conversationId),
-    value: encodeClientEvent({ acceptedAtMs: offset, deviceId: asDeviceId(`d_${String(ev.userId)}`), ...ev } as never),
+  const record = (offset: number, ev: ClientEvent): LogRecord => ({ partition: 0, offset, key: ev.conversationId, value: encodeClientEvent(ev) });
+  const header = (conv: typeof conversationId, user: typeof a, offset: number) => ({
+    conversationId: conv, userId: user, deviceId: asDeviceId(`d_${user}`), acceptedAtMs: offset,
   });
+  const sendIn = (offset: number, conv: typeof conversationId, clientMsgId: string) =>
+    record(offset, { ...header(conv, a, offset), type: "send", clientMsgId, text: clientMsgId });
+  const ackIn = (offset: number, conv: typeof conversationId, user: typeof a, seq: number) =>
+    record(offset, { ...header(conv, user, offset), type: "ack", seq });
 
-  await processor.handleBatch(batch([event(0, { type: "send", conversationId: other, userId: a, clientMsgId: "m0", text: "x" })]));
+  await processor.handleBatch(batch([sendIn(0, other, "m0")]));
   let release!: () => void;
   gate = new Promise((resolve) => (release = resolve));
   const handled = processor.handleBatch(
     batch([
-      event(1, { type: "send", conversationId, userId: a, clientMsgId: "m1", text: "y" }),
-      event(2, { type: "ack", conversationId: other, userId: c, seq: 1 }), // stored by the batch before
-      event(3, { type: "ack", conversationId, userId: b, seq: 2 }), // the message of this batch
+      sendIn(1, conversationId, "m1"),
+      ackIn(2, other, c, 1), // stored by the batch before
+      ackIn(3, conversationId, b, 2), // the message of this batch
     ]),
   );
   for (let i = 0; i < 20 && !events.includes("watermarks ac 1"); i++) await Bun.sleep(5);

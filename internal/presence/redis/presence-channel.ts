@@ -48,7 +48,7 @@ export function createPresenceChannel(
     subscriber.on("message", (channel: string, message: string) => {
       if (channel === cfg.channel && !closed) deliver(message);
     });
-    const opened: Subscription = { subscriber, subscribed: Promise.resolve() };
+    const opened: Subscription = { subscriber, subscribed: Promise.resolve() }; // the first attempt, next line
     opened.subscribed = subscribeWhenReady(opened);
     return opened;
   }
