@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startEmbeddedServer, type RunningServer } from "../app/index.ts";
 import { BenchUsageError, defaultOptions, parseBenchArgs, parseDurationMs, runBench, runOpenLoop, type BenchOptions } from "./index.ts";
+import { formatReport } from "./format-report.ts";
 import { createLatencyHistogram } from "./latency-histogram.ts";
 import { processUptimeSec } from "./proc-stats.ts";
 import { coldBackendWarnings, WARM_BACKEND_SEC } from "./run-bench.ts";
@@ -142,6 +143,8 @@ describe("scenarios against a running server (external mode)", () => {
     const report = await runBench({ ...options, scenario: "reconnect-storm", stormMessages: 12 }, "test", () => undefined);
     if (report.result.kind !== "reconnect-storm") throw new Error(report.result.kind);
     expect(report.result).toMatchObject({ devices: 4, messages: 12, stored: 12, caughtUp: 4 });
+    expect(report.result.loadgenMaxStallMs).toBeGreaterThanOrEqual(0);
+    expect(formatReport(report)).toContain("load generator: event-loop stall max");
   }, 60_000);
 
   test("presence counts the updates flapping devices receive", async () => {

@@ -104,6 +104,7 @@ const stormText = (r: ReconnectStormResult): string[] => [
   `all reconnected at once: ${r.caughtUp}/${r.devices} caught up in ${r.catchUpSec} s; ` +
     `per device p50 ${r.perDevice.p50Ms} ms, p99 ${r.perDevice.p99Ms} ms, max ${r.perDevice.maxMs} ms`,
   `gateway RSS ${r.gatewayRssBeforeMiB} MiB before, peak ${r.gatewayPeakRssMiB} MiB; stream failures ${JSON.stringify(r.streamFailures)}`,
+  `load generator: event-loop stall max ${r.loadgenMaxStallMs} ms during the catch-up`,
   machineLine("storm", r.machine),
   processTable(r.processes),
 ];

@@ -2,6 +2,7 @@ import type { BenchOptions } from "./bench-options.ts";
 import { mapLimit, runPrefix, type BenchDevice } from "./bench-device.ts";
 import { connectGroup, openDeviceGroup, startConversations } from "./device-group.ts";
 import { createLatencyHistogram, type LatencySummary } from "./latency-histogram.ts";
+import { startStallProbe } from "./window-probe.ts";
 import {
   machineLoad,
   processUsage,
@@ -35,6 +36,12 @@ export interface ReconnectStormResult {
   readonly processes: readonly ProcessUsage[];
   readonly streamFailures: Record<string, number>;
   readonly machine: MachineLoad;
+  /**
+   * Longest stall of the load generator's event loop during the catch-up: a device's
+   * open and heartbeat timers run in that loop, so a stall near their timeouts (10 s
+   * for the welcome) makes stream failures the generator's own.
+   */
+  readonly loadgenMaxStallMs: number;
 }
 
 const mib = (bytes: number): number => Math.round(bytes / 104_857.6) / 10;
@@ -151,7 +158,7 @@ async function sendWhileAway(
 
 type CatchUp = Pick<
   ReconnectStormResult,
-  "catchUpSec" | "caughtUp" | "perDevice" | "gatewayRssBeforeMiB" | "gatewayPeakRssMiB" | "processes" | "machine"
+  "catchUpSec" | "caughtUp" | "perDevice" | "gatewayRssBeforeMiB" | "gatewayPeakRssMiB" | "processes" | "machine" | "loadgenMaxStallMs"
 >;
 
 /** Starts every device in the same instant and polls (every 20 ms, bounded) until each holds what was sent to it. */
@@ -165,6 +172,7 @@ async function measureCatchUp(
   const rssBefore = sampler.peakBytes();
   const before = snapshotProcesses(watched);
   const machineBefore = sampleMachineCpu();
+  const stalls = startStallProbe();
   const perDevice = createLatencyHistogram();
   const done = new Array<boolean>(storm.length).fill(false);
   let caughtUp = 0;
@@ -184,6 +192,7 @@ async function measureCatchUp(
   const machine = machineLoad(machineBefore, sampleMachineCpu(), processes, catchUpSec);
   const peak = sampler.peakBytes();
   sampler.stop();
+  stalls.stop();
   return {
     catchUpSec: Math.round(catchUpSec * 100) / 100,
     caughtUp,
@@ -192,5 +201,6 @@ async function measureCatchUp(
     gatewayPeakRssMiB: mib(peak),
     processes,
     machine,
+    loadgenMaxStallMs: stalls.maxStallMs(),
   };
 }
