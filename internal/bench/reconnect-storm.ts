@@ -2,6 +2,7 @@ import type { BenchOptions } from "./bench-options.ts";
 import { mapLimit, runPrefix, type BenchDevice } from "./bench-device.ts";
 import { connectGroup, openDeviceGroup, startConversations } from "./device-group.ts";
 import { createLatencyHistogram, type LatencySummary } from "./latency-histogram.ts";
+import { nextTurn } from "../domain/index.ts";
 import { startStallProbe } from "./window-probe.ts";
 import {
   machineLoad,
@@ -182,7 +183,7 @@ async function measureCatchUp(
     // Let I/O in every hundred starts: started in one turn, 10,000 devices blocked this loop
     // (and with it their own open and heartbeat timers) for up to 11 s on a slow machine, and
     // timed their streams out whatever the servers did.
-    if (i % 100 === 99) await new Promise((resolve) => setImmediate(resolve));
+    if (i % 100 === 99) await nextTurn();
   }
   while (caughtUp < storm.length && performance.now() - start < counts.timeoutMs) {
     for (let i = 0; i < storm.length; i++) {

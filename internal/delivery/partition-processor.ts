@@ -85,8 +85,6 @@ interface BatchPlan {
   readonly watermarks: Map<string, WatermarkAdvance>;
   /** clientMsgId -> seq for the sends this batch sequences. */
   readonly sequenced: Map<string, Seq>;
-  /** The lowest seq this batch sequences, per conversation: all below it was stored before the batch. */
-  readonly firstNewSeq: Map<ConversationId, Seq>;
   readonly steps: PushStep[];
 }
 
@@ -172,7 +170,6 @@ export function createPartitionProcessor(cfg: { generation: number }, deps: Part
       };
       state.lastSeq.set(conv.id, seq);
       plan.sequenced.set(dedupKey, seq);
-      if (!plan.firstNewSeq.has(conv.id)) plan.firstNewSeq.set(conv.id, seq);
       plan.messages.push(message);
       plan.steps.push({ type: "message", users: [conv.userA, conv.userB], message });
       plan.steps.push({
@@ -212,7 +209,10 @@ export function createPartitionProcessor(cfg: { generation: number }, deps: Part
    * record leaves the same rows.
    */
   async function writePlan(plan: BatchPlan, state: PartitionState): Promise<void> {
-    const awaitsMessages = (conv: ConversationId, seq: Seq) => seq >= (plan.firstNewSeq.get(conv) ?? Infinity);
+    // The lowest seq the batch stores per conversation: everything below it was stored before.
+    const firstNewSeq = new Map<ConversationId, Seq>();
+    for (const m of plan.messages) if (!firstNewSeq.has(m.conversationId)) firstNewSeq.set(m.conversationId, m.seq);
+    const awaitsMessages = (conv: ConversationId, seq: Seq) => seq >= (firstNewSeq.get(conv) ?? Infinity);
     const cursors = [...plan.cursors.values()];
     const advances = [...plan.watermarks];
     const [cursorsAfter, cursorsNow] = split(cursors, (c) => awaitsMessages(c.conversationId, c.seq));
@@ -300,7 +300,7 @@ export function createPartitionProcessor(cfg: { generation: number }, deps: Part
     async handleBatch(batch) {
       const state = stateOf(batch.partition, batch.records[0]!.offset);
       deps.metrics?.batchRecords.observe(batch.records.length);
-      const plan: BatchPlan = { messages: [], cursors: new Map(), watermarks: new Map(), sequenced: new Map(), firstNewSeq: new Map(), steps: [] };
+      const plan: BatchPlan = { messages: [], cursors: new Map(), watermarks: new Map(), sequenced: new Map(), steps: [] };
       try {
         const entries = await entriesOf(batch);
         for (const entry of entries) {

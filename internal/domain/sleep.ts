@@ -10,3 +10,8 @@ export function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<voi
     signal.addEventListener("abort", done, { once: true });
   });
 }
+
+/** Resolves on a later turn of the event loop, after pending I/O: lets a long run of work yield. */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { LogBatch } from "../message-log.ts";
 import type { SqliteLogStorage } from "./sqlite-log-storage.ts";
-import { sleepUnlessAborted } from "../../domain/index.ts";
+import { nextTurn, sleepUnlessAborted } from "../../domain/index.ts";
 
 /** One owned partition of one group member. */
 export interface PartitionConsumerParams {
@@ -72,6 +72,6 @@ export async function runPartitionConsumer(
     nextOffset = lastOffset + 1;
     retryDelayMs = MIN_RETRY_DELAY_MS;
     // A full batch means a backlog; yield so I/O is served between batches of it.
-    if (records.length === maxBatchRecords) await new Promise((resolve) => setImmediate(resolve));
+    if (records.length === maxBatchRecords) await nextTurn();
   }
 }

@@ -1,7 +1,7 @@
 import type { Producer } from "kafkajs";
 import type { Logger } from "pino";
 import type { LogAppend, LogPosition } from "../message-log.ts";
-import { sleepUnlessAborted } from "../../domain/index.ts";
+import { nextTurn, sleepUnlessAborted } from "../../domain/index.ts";
 import { unavailable } from "./kafka-client.ts";
 
 /** The write side of the Kafka log. */
@@ -87,7 +87,7 @@ export function createKafkaAppender(params: KafkaAppenderParams, deps: { logger:
   function schedule(): void {
     pumping ??= (async () => {
       // Let the appends of the current tick join the first send.
-      await new Promise((resolve) => setImmediate(resolve));
+      await nextTurn();
       while (queue.length > 0) {
         const waitMs = lastSendAt + produceIntervalMs - performance.now();
         if (waitMs > 0) await sleepUnlessAborted(waitMs, closing.signal);
